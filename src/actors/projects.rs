@@ -1,0 +1,380 @@
+//! The Projects actor: owns the discovery cache of `projects_root` and the trust index
+//! from `~/.claude.json`, keeps both fresh from `notify` events (with a slow fallback
+//! timer for file systems that send none), publishes every change on the bus, and
+//! performs Trust writes. Read handlers never call it: they read the snapshot.
+//!
+//! All file work (scans, reads, the locked trust write, adding watches) runs on
+//! blocking threads; the actor only merges results. Bursts of events are coalesced by a
+//! short settle delay, and at most one refresh runs at a time.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix::prelude::*;
+use notify::{EventKind, RecursiveMode, Watcher};
+
+use super::supervisor::ExitGuard;
+use crate::bus::EventBus;
+use crate::claude_json;
+use crate::discovery::{self, Found};
+use crate::messages::commands::{ProjectsError, RescanProjects, TrustProject};
+use crate::messages::{Event, Project, ProjectList, TrustState};
+use crate::names::is_valid_project_name;
+use crate::trust::TrustIndex;
+
+/// What the actor needs from the config, fixed for its lifetime.
+#[derive(Debug, Clone)]
+pub struct ProjectsConfig {
+    pub root: PathBuf,
+    pub claude_json: PathBuf,
+    /// Relative trust keys resolve against this (clauster's working directory).
+    pub cwd: PathBuf,
+    /// Projects whose config allows `bypassPermissions`.
+    pub bypass_allowed: HashSet<String>,
+    /// Rescan this often even without events (NFS and friends send none).
+    pub fallback_interval: Duration,
+    /// How long to let a burst of events settle before refreshing.
+    pub settle: Duration,
+}
+
+/// Which inputs a refresh must re-read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Dirty {
+    scan: bool,
+    trust: bool,
+}
+
+impl Dirty {
+    const BOTH: Dirty = Dirty { scan: true, trust: true };
+    fn any(self) -> bool {
+        self.scan || self.trust
+    }
+    fn merge(&mut self, o: Dirty) {
+        self.scan |= o.scan;
+        self.trust |= o.trust;
+    }
+}
+
+/// Sent from the notify thread when something relevant changed on disk.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct FsChanged(Dirty);
+
+type SharedWatcher = Arc<Mutex<notify::RecommendedWatcher>>;
+
+pub struct ProjectsActor {
+    cfg: Arc<ProjectsConfig>,
+    bus: EventBus,
+    _guard: ExitGuard,
+    watcher: Option<SharedWatcher>,
+    /// Project folders with a watch, owned by the refresh job while one runs.
+    watched: Arc<Mutex<HashSet<PathBuf>>>,
+    found: Arc<Vec<Found>>,
+    trust: Arc<TrustIndex>,
+    /// Bumped by every trust change, so a refresh that read `~/.claude.json` before a
+    /// Trust write cannot put the older trust back.
+    trust_gen: u64,
+    dirty: Dirty,
+    in_flight: bool,
+    settle_timer: Option<SpawnHandle>,
+}
+
+impl ProjectsActor {
+    pub fn new(cfg: Arc<ProjectsConfig>, bus: EventBus, guard: ExitGuard) -> ProjectsActor {
+        ProjectsActor {
+            cfg,
+            bus,
+            _guard: guard,
+            watcher: None,
+            watched: Arc::default(),
+            found: Arc::default(),
+            trust: Arc::default(),
+            trust_gen: 0,
+            dirty: Dirty::default(),
+            in_flight: false,
+            settle_timer: None,
+        }
+    }
+
+    /// Notes what changed and schedules a refresh after the settle delay.
+    fn request(&mut self, what: Dirty, settle: bool, ctx: &mut Context<Self>) {
+        self.dirty.merge(what);
+        if !settle {
+            self.kick(ctx);
+        } else if self.settle_timer.is_none() {
+            self.settle_timer = Some(ctx.run_later(self.cfg.settle, |act, ctx| {
+                act.settle_timer = None;
+                act.kick(ctx);
+            }));
+        }
+    }
+
+    /// Starts a refresh of whatever is dirty, unless one is already running (its
+    /// completion starts the next).
+    fn kick(&mut self, ctx: &mut Context<Self>) {
+        if self.in_flight || !self.dirty.any() {
+            return;
+        }
+        let what = std::mem::take(&mut self.dirty);
+        self.in_flight = true;
+        let job = RefreshJob {
+            what,
+            cfg: self.cfg.clone(),
+            watcher: self.watcher.clone(),
+            watched: self.watched.clone(),
+            trust_gen: self.trust_gen,
+        };
+        let fut = tokio::task::spawn_blocking(move || job.run());
+        ctx.spawn(fut.into_actor(self).map(|res, act, ctx| {
+            act.in_flight = false;
+            match res {
+                Ok(outcome) => act.apply(outcome),
+                Err(e) => tracing::error!(error = %e, "project refresh crashed"),
+            }
+            act.kick(ctx);
+        }));
+    }
+
+    fn apply(&mut self, out: RefreshOutcome) {
+        let mut error = self.bus.snapshot().projects_error;
+        if let Some(scan) = out.scan {
+            match scan {
+                Ok(found) => {
+                    self.found = Arc::new(found);
+                    error = None;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot scan projects_root");
+                    self.found = Arc::default();
+                    error = Some(e);
+                }
+            }
+        }
+        if let Some(trust) = out.trust
+            && out.trust_gen == self.trust_gen
+        {
+            self.trust = Arc::new(trust);
+            self.trust_gen += 1;
+        }
+        self.publish(error);
+    }
+
+    /// Rebuilds the project list from the cached scan and trust, and publishes it if it
+    /// changed.
+    fn publish(&self, error: Option<String>) {
+        let items = self
+            .found
+            .iter()
+            .map(|f| Project {
+                name: f.name.clone(),
+                path: f.path.clone(),
+                is_git_repo: f.is_git_repo,
+                has_claude_md: f.has_claude_md,
+                has_claude_dir: f.has_claude_dir,
+                trust_state: match &f.real_path {
+                    Some(real) if self.trust.is_trusted(real) => TrustState::Trusted,
+                    _ => TrustState::Untrusted,
+                },
+                allow_bypass_permissions: self.cfg.bypass_allowed.contains(&f.name),
+                real_path: f.real_path.clone(),
+            })
+            .collect();
+        let list = ProjectList::new(items);
+        let snap = self.bus.snapshot();
+        if *snap.projects == list && snap.projects_error == error && snap.seq > 0 {
+            return;
+        }
+        let list = Arc::new(list);
+        let count = list.len();
+        let for_event = list.clone();
+        self.bus.update(
+            move |s| {
+                s.projects = list;
+                s.projects_error = error;
+            },
+            Event::ProjectsChanged { projects: for_event, count },
+        );
+    }
+
+    fn start_watching(&mut self, ctx: &mut Context<Self>) {
+        let addr = ctx.address();
+        let classify = Classifier { root: self.cfg.root.clone(), claude_json: self.cfg.claude_json.clone() };
+        let handler = move |res: notify::Result<notify::Event>| match res {
+            Ok(ev) => {
+                let d = classify.classify(&ev);
+                if d.any() {
+                    addr.do_send(FsChanged(d));
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "file watch error"),
+        };
+        let mut watcher = match notify::recommended_watcher(handler) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::warn!(error = %e, "file watching unavailable; falling back to periodic rescans");
+                return;
+            }
+        };
+        if let Some(home) = self.cfg.claude_json.parent()
+            && let Err(e) = watcher.watch(home, RecursiveMode::NonRecursive)
+        {
+            tracing::warn!(dir = %home.display(), error = %e, "cannot watch for ~/.claude.json changes");
+        }
+        self.watcher = Some(Arc::new(Mutex::new(watcher)));
+    }
+}
+
+impl Actor for ProjectsActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.start_watching(ctx);
+        self.request(Dirty::BOTH, false, ctx);
+        ctx.run_interval(self.cfg.fallback_interval, |act, ctx| act.request(Dirty::BOTH, false, ctx));
+    }
+}
+
+impl Handler<FsChanged> for ProjectsActor {
+    type Result = ();
+    fn handle(&mut self, msg: FsChanged, ctx: &mut Context<Self>) {
+        self.request(msg.0, true, ctx);
+    }
+}
+
+impl Handler<RescanProjects> for ProjectsActor {
+    type Result = ();
+    fn handle(&mut self, _: RescanProjects, ctx: &mut Context<Self>) {
+        self.request(Dirty::BOTH, false, ctx);
+    }
+}
+
+impl Handler<TrustProject> for ProjectsActor {
+    type Result = ResponseActFuture<Self, Result<Project, ProjectsError>>;
+
+    fn handle(&mut self, msg: TrustProject, _: &mut Context<Self>) -> Self::Result {
+        let name = msg.name;
+        let found = if !is_valid_project_name(&name) {
+            Err(ProjectsError::InvalidName(name.clone()))
+        } else {
+            match self.found.iter().find(|f| f.name == name) {
+                None => Err(ProjectsError::NotFound(name.clone())),
+                Some(Found { real_path: None, .. }) => Err(ProjectsError::Vanished(name.clone())),
+                Some(Found { real_path: Some(real), .. }) => Ok(real.clone()),
+            }
+        };
+        let real = match found {
+            Ok(r) => r,
+            Err(e) => return Box::pin(fut::ready(Err(e))),
+        };
+        let (path, cwd) = (self.cfg.claude_json.clone(), self.cfg.cwd.clone());
+        let write = tokio::task::spawn_blocking(move || {
+            let obj = claude_json::update(&path, |o| claude_json::set_trusted(o, &real))?;
+            Ok::<_, ProjectsError>(TrustIndex::build(Some(&obj), &cwd))
+        });
+        Box::pin(write.into_actor(self).map(move |res, act, _| {
+            let trust = res.map_err(|e| ProjectsError::Vanished(format!("{name} ({e})")))??;
+            act.trust = Arc::new(trust);
+            act.trust_gen += 1;
+            act.publish(act.bus.snapshot().projects_error);
+            act.bus.snapshot().projects.get(&name).cloned().ok_or(ProjectsError::NotFound(name))
+        }))
+    }
+}
+
+/// Decides which file events matter: anything directly under `projects_root`, the three
+/// badge names one level below it, and `~/.claude.json` itself (including the rename that
+/// an atomic save ends with). Everything else, e.g. a build churning inside a project, is
+/// ignored, so busy projects cost nothing.
+struct Classifier {
+    root: PathBuf,
+    claude_json: PathBuf,
+}
+
+impl Classifier {
+    fn classify(&self, ev: &notify::Event) -> Dirty {
+        if matches!(ev.kind, EventKind::Access(notify::event::AccessKind::Open(_) | notify::event::AccessKind::Read))
+            || matches!(ev.kind, EventKind::Access(notify::event::AccessKind::Close(notify::event::AccessMode::Read)))
+        {
+            return Dirty::default();
+        }
+        let mut d = Dirty::default();
+        for p in &ev.paths {
+            if *p == self.claude_json {
+                d.trust = true;
+            } else if p == &self.root || p.parent() == Some(&self.root) || self.is_badge(p) {
+                d.scan = true;
+            }
+        }
+        d
+    }
+}
+
+impl Classifier {
+    /// `<root>/<project>/{.git,CLAUDE.md,.claude}`: the files behind a card's badges.
+    fn is_badge(&self, p: &Path) -> bool {
+        p.parent().and_then(Path::parent) == Some(&self.root)
+            && p.file_name().is_some_and(|n| n == ".git" || n == "CLAUDE.md" || n == ".claude")
+    }
+}
+
+/// One refresh, run on a blocking thread.
+struct RefreshJob {
+    what: Dirty,
+    cfg: Arc<ProjectsConfig>,
+    watcher: Option<SharedWatcher>,
+    watched: Arc<Mutex<HashSet<PathBuf>>>,
+    trust_gen: u64,
+}
+
+struct RefreshOutcome {
+    scan: Option<Result<Vec<Found>, String>>,
+    trust: Option<TrustIndex>,
+    trust_gen: u64,
+}
+
+impl RefreshJob {
+    fn run(self) -> RefreshOutcome {
+        let scan = self.what.scan.then(|| {
+            let found = discovery::scan(&self.cfg.root)
+                .map_err(|e| format!("cannot list projects_root {}: {e}", self.cfg.root.display()))?;
+            self.update_watches(&found);
+            Ok(found)
+        });
+        let trust = self.what.trust.then(|| match claude_json::read(&self.cfg.claude_json) {
+            Ok(obj) => TrustIndex::build(obj.as_ref(), &self.cfg.cwd),
+            Err(e) => {
+                tracing::warn!(error = %e, "treating every project as untrusted");
+                TrustIndex::default()
+            }
+        });
+        RefreshOutcome { scan, trust, trust_gen: self.trust_gen }
+    }
+
+    /// Watches the root and each project folder (non-recursively: only the badges one
+    /// level down matter), adding and removing watches as projects come and go.
+    fn update_watches(&self, found: &[Found]) {
+        let Some(watcher) = &self.watcher else { return };
+        let mut w = watcher.lock().unwrap_or_else(|e| e.into_inner());
+        let mut watched = self.watched.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = w.watch(&self.cfg.root, RecursiveMode::NonRecursive) {
+            tracing::warn!(error = %e, "cannot watch projects_root; relying on periodic rescans");
+        }
+        let want: HashSet<PathBuf> = found.iter().map(|f| f.path.clone()).collect();
+        for gone in watched.difference(&want).cloned().collect::<Vec<_>>() {
+            let _ = w.unwatch(&gone);
+            watched.remove(&gone);
+        }
+        for p in want {
+            if !watched.contains(&p) {
+                match w.watch(&p, RecursiveMode::NonRecursive) {
+                    Ok(()) => {
+                        watched.insert(p);
+                    }
+                    Err(e) => tracing::debug!(dir = %p.display(), error = %e, "cannot watch project folder"),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! `clauster run`: load the config, start the actor tree, serve, and shut down on
+//! SIGTERM/SIGINT without touching any bridge.
+
+use std::net::{TcpListener, ToSocketAddrs};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+use anyhow::Context as _;
+
+use super::{fail, load_config};
+use crate::actors::{self, projects::ProjectsConfig, supervisor};
+use crate::bus::{self, EventBus};
+use crate::config::Loaded;
+use crate::web::state::AppState;
+
+pub fn run(explicit: Option<&Path>) -> ExitCode {
+    let loaded = match load_config(explicit) {
+        Ok(l) => l,
+        Err(e) => return fail(2, format!("config error: {e}")),
+    };
+    crate::logging::init(loaded.config.log_format);
+    tracing::info!(config = %loaded.source, "clauster {} starting", env!("CARGO_PKG_VERSION"));
+    for var in &loaded.overrides {
+        tracing::info!(%var, "config value overridden from the environment");
+    }
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    if let Err(e) = ensure_state_dir(&loaded.config.state_dir) {
+        return fail(2, format!("config error: state_dir: {e:#}"));
+    }
+    let listener = match bind(&loaded.config.host, loaded.config.port.0) {
+        Ok(l) => l,
+        Err(e) => return fail(1, format!("{e:#}")),
+    };
+    supervisor::install_panic_hook();
+    let system = actix::System::new();
+    let code = match system.block_on(serve(Arc::new(loaded), listener)) {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            1
+        }
+    };
+    // Exit without waiting for blocking threads (a pending file lock, a slow probe):
+    // nothing they do needs finishing, and bridges are separate processes.
+    std::process::exit(code)
+}
+
+async fn serve(config: Arc<Loaded>, listener: TcpListener) -> anyhow::Result<()> {
+    let bus = EventBus::new(bus::DEFAULT_CAPACITY);
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default();
+    let projects_cfg = ProjectsConfig {
+        root: config.projects_root().to_owned(),
+        claude_json: home.join(".claude.json"),
+        cwd: std::env::current_dir().unwrap_or_default(),
+        bypass_allowed: config
+            .config
+            .projects
+            .iter()
+            .filter(|(_, p)| p.allow_bypass_permissions)
+            .map(|(n, _)| n.clone())
+            .collect(),
+        fallback_interval: Duration::from_secs(60),
+        settle: Duration::from_millis(20),
+    };
+    let tree = actors::start(config.clone(), projects_cfg, bus.clone());
+    let addr = listener.local_addr().context("reading the bound address")?;
+    let state = web::Data::new(AppState { bus, tree, config: config.clone(), templates: templates()? });
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
+    let server = crate::web::serve(state, listener, workers).context("starting the HTTP server")?;
+    tracing::info!(projects_root = %config.projects_root().display(), "listening on http://{addr}");
+    let handle = server.handle();
+    actix::spawn(async move {
+        let signal = wait_for_signal().await;
+        tracing::info!(signal, "shutting down (bridges keep running)");
+        handle.stop(true).await;
+    });
+    server.await.context("serving HTTP")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        std::future::pending::<()>().await;
+        unreachable!()
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
+}
+
+fn bind(host: &str, port: u16) -> anyhow::Result<TcpListener> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let addrs: Vec<_> = (host, port)
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve host {host:?}; fix `host` in the config"))?
+        .collect();
+    let mut last = None;
+    for a in &addrs {
+        match TcpListener::bind(a) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some((a, e)),
+        }
+    }
+    match last {
+        Some((a, e)) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            anyhow::bail!(
+                "cannot listen on {a}: the port is in use (is clauster already running?); stop it or set `port`"
+            )
+        }
+        Some((a, e)) => anyhow::bail!("cannot listen on {a}: {e}"),
+        None => anyhow::bail!("host {host:?} resolved to no address; fix `host` in the config"),
+    }
+}
+
+/// Creates the state dir private to this user (0700) if it is missing.
+fn ensure_state_dir(dir: &Path) -> anyhow::Result<()> {
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).ok();
+    } else if !dir.is_dir() {
+        anyhow::bail!("{} exists but is not a directory", dir.display());
+    }
+    Ok(())
+}
+
+/// The page templates, embedded in the binary.
+fn templates() -> anyhow::Result<tera::Tera> {
+    #[derive(rust_embed::RustEmbed)]
+    #[folder = "templates/"]
+    struct Templates;
+    let mut tera = tera::Tera::new();
+    for name in Templates::iter() {
+        let file = Templates::get(&name).expect("listed by iter");
+        let text = std::str::from_utf8(&file.data).with_context(|| format!("template {name} is not UTF-8"))?;
+        tera.add_raw_template(&name, text).with_context(|| format!("template {name}"))?;
+    }
+    Ok(tera)
+}

@@ -1,0 +1,22 @@
+//! clauster: a self-hosted dashboard that spawns and supervises Claude Code
+//! `remote-control` bridges.
+//!
+//! Layers, bottom up: pure domain modules (config, discovery, trust, ...), the bus
+//! vocabulary (`messages`) and the bus itself, the actor tree (`actors`), the HTTP surface
+//! (`web`), and the command line (`cli`).
+
+pub mod actors;
+pub mod bus;
+pub mod claude_cli;
+pub mod claude_json;
+pub mod cli;
+pub mod config;
+pub mod discovery;
+pub mod doctor;
+pub mod fsutil;
+pub mod logging;
+pub mod messages;
+pub mod names;
+pub mod password;
+pub mod trust;
+pub mod web;

@@ -1,0 +1,30 @@
+//! Commands: messages to one actor with a typed reply.
+
+use actix::Message;
+
+use super::project::Project;
+
+/// Why a project command failed; the web layer maps each to a status and a `detail`.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectsError {
+    #[error("invalid project name: {0:?} (names are 1-64 letters, digits, '_' or '-')")]
+    InvalidName(String),
+    #[error("no such project under projects_root: {0:?}")]
+    NotFound(String),
+    #[error("could not update trust: {0}")]
+    ClaudeJson(#[from] crate::claude_json::ClaudeJsonError),
+    #[error("project {0:?} could not be resolved on disk; it may have just been removed")]
+    Vanished(String),
+}
+
+/// Mark a project's folder trusted in `~/.claude.json`; replies with the updated project.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Project, ProjectsError>")]
+pub struct TrustProject {
+    pub name: String,
+}
+
+/// Re-read everything now (projects_root and `~/.claude.json`).
+#[derive(Debug, Message, Default)]
+#[rtype(result = "()")]
+pub struct RescanProjects;

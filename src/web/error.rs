@@ -1,0 +1,65 @@
+//! API errors: every failure is a JSON `{"detail": "..."}` with a status that says whose
+//! fault it is, and a detail that says what to do about it.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::messages::commands::ProjectsError;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{detail}")]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub detail: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> ApiError {
+        ApiError { status, detail: detail.into() }
+    }
+
+    pub fn unprocessable(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
+    }
+
+    /// A supervised actor is restarting (or failed); the request can be retried.
+    pub fn unavailable(what: &str) -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("the {what} service is restarting; retry in a moment"))
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status).json(serde_json::json!({ "detail": self.detail }));
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut()
+                .insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from_static("1"));
+        }
+        res
+    }
+}
+
+impl From<ProjectsError> for ApiError {
+    fn from(e: ProjectsError) -> ApiError {
+        let status = match &e {
+            ProjectsError::InvalidName(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ProjectsError::NotFound(_) | ProjectsError::Vanished(_) => StatusCode::NOT_FOUND,
+            ProjectsError::ClaudeJson(_) => StatusCode::CONFLICT,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+/// The fallback for unknown routes.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(StatusCode::NOT_FOUND, "Not Found"))
+}
+
+/// The fallback for a known route called with the wrong method.
+pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed"))
+}

@@ -1,0 +1,72 @@
+//! The HTTP surface: actix-web with thin handlers over the bus and the actor slots.
+//!
+//! Unknown routes are 404, known routes with the wrong method 405, and malformed bodies
+//! or path parameters 422, all as `{"detail": ...}`.
+
+pub mod error;
+pub mod routes;
+pub mod state;
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, Resource, web};
+
+use error::ApiError;
+use routes::{assets, doctor, health, pages, projects};
+use state::AppState;
+
+/// Largest JSON body accepted by any route.
+pub const JSON_LIMIT: usize = 256 * 1024;
+
+/// A resource whose unsupported methods answer 405 with a JSON detail.
+fn resource(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(error::method_not_allowed))
+}
+
+/// Registers every route; shared by the server and by in-process tests.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::JsonConfig::default().limit(JSON_LIMIT).error_handler(|err, _| {
+        let status = match &err {
+            actix_web::error::JsonPayloadError::Overflow { .. }
+            | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
+                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+            }
+            _ => actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        ApiError::new(status, format!("invalid JSON body: {err}")).into()
+    }))
+    .app_data(
+        web::PathConfig::default()
+            .error_handler(|err, _| ApiError::unprocessable(format!("invalid path: {err}")).into()),
+    )
+    .app_data(
+        web::QueryConfig::default()
+            .error_handler(|err, _| ApiError::unprocessable(format!("invalid query: {err}")).into()),
+    )
+    .service(resource("/").route(web::get().to(pages::index)))
+    .service(resource("/healthz").route(web::get().to(health::healthz)))
+    .service(resource("/api/projects").route(web::get().to(projects::list)))
+    .service(resource("/api/projects/{name}/trust").route(web::post().to(projects::trust)))
+    .service(resource("/api/doctor").route(web::get().to(doctor::doctor)))
+    .service(resource("/static/{path:.*}").route(web::get().to(assets::get)))
+    .default_service(web::to(error::not_found));
+}
+
+/// Starts serving on `listener`. Signals are handled by the caller, which stops the
+/// server through its handle; open connections get at most a second to finish.
+pub fn serve(state: web::Data<AppState>, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(actix_web::middleware::Compress::default())
+            .wrap(actix_web::middleware::NormalizePath::trim())
+            .configure(configure)
+    })
+    .workers(workers)
+    .disable_signals()
+    .shutdown_timeout(1)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}

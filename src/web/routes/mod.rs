@@ -1,0 +1,8 @@
+//! Route handlers by area. Each is a few lines: validate, send a command or read the
+//! snapshot, map the reply.
+
+pub mod assets;
+pub mod doctor;
+pub mod health;
+pub mod pages;
+pub mod projects;
