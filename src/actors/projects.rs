@@ -183,7 +183,7 @@ impl ProjectsActor {
             .collect();
         let list = ProjectList::new(items);
         let snap = self.bus.snapshot();
-        if *snap.projects == list && snap.projects_error == error && snap.seq > 0 {
+        if snap.projects_ready && *snap.projects == list && snap.projects_error == error {
             return;
         }
         let list = Arc::new(list);
@@ -193,6 +193,7 @@ impl ProjectsActor {
             move |s| {
                 s.projects = list;
                 s.projects_error = error;
+                s.projects_ready = true;
             },
             Event::ProjectsChanged { projects: for_event, count },
         );

@@ -212,6 +212,10 @@ pub fn parse(path: &Path, text: &str, warnings: &mut Vec<String>) -> Result<Conf
             if let Some(i) = message.rfind(" at line ") {
                 message.truncate(i);
             }
+            if matches!(message.as_str(), "invalid i64" | "invalid u64" | "invalid i32" | "invalid u32" | "invalid u16")
+            {
+                message = "not a whole number".into();
+            }
             if message.contains("expected mapping start") && (key.is_empty() || key == ".") {
                 message = "the top level of the config must be a mapping of `key: value` lines".into();
             }
@@ -392,5 +396,30 @@ mod tests {
         assert_eq!(expand_tilde(Path::new("~"), home), PathBuf::from("/home/u"));
         assert_eq!(expand_tilde(Path::new("/x/~"), home), PathBuf::from("/x/~"));
         assert_eq!(expand_tilde(Path::new("~other/x"), home), PathBuf::from("~other/x"));
+    }
+}
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../clauster.yml.example");
+
+    /// The shipped example loads cleanly, documents every key, and states the defaults.
+    #[test]
+    fn the_example_documents_every_key_with_its_default() {
+        let mut warnings = Vec::new();
+        let parsed = parse(Path::new("clauster.yml.example"), EXAMPLE, &mut warnings).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        for (path, _) in env::LEAVES {
+            let leaf = path.rsplit('.').next().unwrap();
+            let documented = EXAMPLE.lines().any(|l| l.trim_start().starts_with(&format!("{leaf}:")));
+            assert!(documented, "clauster.yml.example does not document `{path}`");
+        }
+        let mut defaults = serde_json::to_value(Config::default()).unwrap();
+        let mut example = serde_json::to_value(parsed).unwrap();
+        defaults["projects_root"] = serde_json::Value::Null;
+        example["projects_root"] = serde_json::Value::Null;
+        assert_eq!(example, defaults, "the example's values are the defaults");
     }
 }

@@ -54,6 +54,8 @@ pub struct Snapshot {
     /// Bumped on every change, so a client can order snapshots and events.
     pub seq: u64,
     pub projects: Arc<ProjectList>,
+    /// False until the first scan of projects_root has finished.
+    pub projects_ready: bool,
     /// Why the last scan failed (e.g. projects_root vanished); `None` when it worked.
     pub projects_error: Option<String>,
     pub children: Arc<BTreeMap<String, ChildState>>,

@@ -13,3 +13,19 @@ pub struct AppState {
     pub config: Arc<Loaded>,
     pub templates: tera::Tera,
 }
+
+impl AppState {
+    /// The snapshot once the first project scan has landed, so a request in clauster's
+    /// first milliseconds never sees an empty list that is merely not loaded yet.
+    pub async fn ready_snapshot(&self) -> Result<crate::messages::Snapshot, crate::web::error::ApiError> {
+        let snap = self.bus.snapshot();
+        if snap.projects_ready {
+            return Ok(snap);
+        }
+        let mut rx = self.bus.watch();
+        match tokio::time::timeout(std::time::Duration::from_secs(10), rx.wait_for(|s| s.projects_ready)).await {
+            Ok(Ok(s)) => Ok(s.clone()),
+            _ => Err(crate::web::error::ApiError::unavailable("projects")),
+        }
+    }
+}

@@ -7,7 +7,7 @@ use crate::web::error::ApiError;
 use crate::web::state::AppState;
 
 pub async fn index(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let snap = state.bus.snapshot();
+    let snap = state.ready_snapshot().await?;
     let mut ctx = tera::Context::new();
     ctx.insert("version", env!("CARGO_PKG_VERSION"));
     ctx.insert("projects_root", &state.config.projects_root().display().to_string());

@@ -1,0 +1,81 @@
+//! The HTTP surface: /healthz and /api/doctor shapes, JSON errors for unknown routes,
+//! wrong methods and bad input, the page and static files.
+
+use std::fs;
+
+use crate::common::Fixture;
+
+#[test]
+fn healthz_shape_and_cached_probe() {
+    let fx = Fixture::new();
+    fx.project("alpha");
+    let srv = fx.start();
+    let h = srv.eventually("the first claude probe", || {
+        let h = srv.get_json("/healthz");
+        (!h["claude_ok"].is_null()).then_some(h)
+    });
+    assert_eq!(h["status"], "ok");
+    assert_eq!(h["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(h["claude_ok"], true);
+    assert_eq!(h["claude_version"], "2.1.197");
+    assert_eq!(h["instances_running"], 0);
+
+    // The probe is not re-run per request: with the CLI gone, /healthz still answers
+    // from the cache, and only doctor notices.
+    fs::remove_file(fx.bin.join("claude")).unwrap();
+    assert_eq!(srv.get_json("/healthz")["claude_ok"], true);
+    let d = srv.get_json("/api/doctor");
+    let names: Vec<_> = d["checks"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["config", "claude", "claude-login", "projects_root", "state_dir", "git", "auth", "workspace-trust"]
+    );
+    assert_eq!(d["ok"], false);
+    assert_eq!(d["checks"][1]["status"], "fail");
+    assert_eq!(srv.get_json("/healthz")["claude_ok"], false, "doctor refreshed the cached probe");
+}
+
+#[test]
+fn errors_are_json_details_never_500() {
+    let fx = Fixture::new();
+    fx.project("alpha");
+    let srv = fx.start();
+    let r = srv.get("/nope");
+    assert_eq!((r.status, r.detail().as_str()), (404, "Not Found"));
+    assert!(r.header("content-type").unwrap().starts_with("application/json"));
+    let r = srv.request("PATCH", "/api/projects", &[], None);
+    assert_eq!((r.status, r.detail().as_str()), (405, "Method Not Allowed"));
+    let r = srv.request("DELETE", "/healthz", &[], None);
+    assert_eq!(r.status, 405);
+    let r = srv.get("/api/projects/alpha/trust");
+    assert_eq!(r.status, 405);
+    let r = srv.request("POST", "/api/projects/a.b/trust", &[("Content-Type", "application/json")], Some(b"{nonsense"));
+    assert_eq!(r.status, 422);
+    assert!(r.detail().contains("invalid project name"));
+    let r = srv.get("/static/../Cargo.toml");
+    assert_eq!(r.status, 404);
+    let r = srv.get("/api/projects/");
+    assert_eq!(r.status, 200, "a trailing slash is tolerated");
+    for path in ["/", "/healthz", "/api/projects", "/api/doctor", "/static/favicon.svg"] {
+        assert!(srv.get(path).status < 500, "{path}");
+    }
+}
+
+#[test]
+fn page_and_static_files() {
+    let fx = Fixture::new();
+    fx.project("alpha");
+    let srv = fx.start();
+    let page = srv.get("/");
+    assert_eq!(page.status, 200);
+    assert!(page.header("content-type").unwrap().starts_with("text/html"));
+    assert!(page.text().contains("data-project=\"alpha\""), "{}", page.text());
+
+    let icon = srv.get("/static/favicon.svg");
+    assert_eq!(icon.status, 200);
+    assert_eq!(icon.header("content-type"), Some("image/svg+xml"));
+    let etag = icon.header("etag").unwrap().to_string();
+    let again = srv.request("GET", "/static/favicon.svg", &[("If-None-Match", &etag)], None);
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real `clauster` binary, a throwaway HOME, the repo's fake
+//! `claude`, loopback only. One test binary (modules below) keeps linking cheap.
+
+mod cli;
+mod common;
+mod config;
+mod discovery;
+mod http_api;
+mod lifecycle;
+mod trust;
