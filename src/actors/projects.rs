@@ -119,21 +119,36 @@ impl ProjectsActor {
         }
         let what = std::mem::take(&mut self.dirty);
         self.in_flight = true;
-        let job = RefreshJob {
-            what,
-            cfg: self.cfg.clone(),
-            watcher: self.watcher.clone(),
-            watched: self.watched.clone(),
-            trust_gen: self.trust_gen,
-        };
+        let job = RefreshJob { what, cfg: self.cfg.clone(), trust_gen: self.trust_gen };
         let fut = tokio::task::spawn_blocking(move || job.run());
         ctx.spawn(fut.into_actor(self).map(|res, act, ctx| {
             act.in_flight = false;
             match res {
-                Ok(outcome) => act.apply(outcome),
+                Ok(outcome) => {
+                    let scanned = outcome.scan.as_ref().is_some_and(Result::is_ok);
+                    act.apply(outcome);
+                    if scanned {
+                        act.refresh_watches(ctx);
+                    }
+                }
                 Err(e) => tracing::error!(error = %e, "project refresh crashed"),
             }
             act.kick(ctx);
+        }));
+    }
+
+    /// Brings the folder watches in line with the published list, off the actor. The list
+    /// is published first so clients never wait on watch registration; a folder that
+    /// gained a watch is rescanned once, to catch a change made before its watch existed.
+    fn refresh_watches(&mut self, ctx: &mut Context<Self>) {
+        let Some(watcher) = self.watcher.clone() else { return };
+        let (watched, root) = (self.watched.clone(), self.cfg.root.clone());
+        let want = self.found.iter().map(|f| f.path.clone()).collect();
+        let fut = tokio::task::spawn_blocking(move || update_watches(&watcher, &watched, &root, want));
+        ctx.spawn(fut.into_actor(self).map(|added, act, ctx| {
+            if added.is_ok_and(|n| n > 0) {
+                act.request(Dirty { scan: true, trust: false }, false, ctx);
+            }
         }));
     }
 
@@ -218,6 +233,10 @@ impl ProjectsActor {
                 return;
             }
         };
+        // Before the first scan, so nothing created during it goes unnoticed.
+        if let Err(e) = watcher.watch(&self.cfg.root, RecursiveMode::NonRecursive) {
+            tracing::warn!(dir = %self.cfg.root.display(), error = %e, "cannot watch projects_root; relying on periodic rescans");
+        }
         if let Some(home) = self.cfg.claude_json.parent()
             && let Err(e) = watcher.watch(home, RecursiveMode::NonRecursive)
         {
@@ -275,7 +294,7 @@ impl Handler<TrustProject> for ProjectsActor {
             Ok::<_, ProjectsError>(TrustIndex::build(Some(&obj), &cwd))
         });
         Box::pin(write.into_actor(self).map(move |res, act, _| {
-            let trust = res.map_err(|e| ProjectsError::Vanished(format!("{name} ({e})")))??;
+            let trust = res.map_err(|e| ProjectsError::Interrupted(e.to_string()))??;
             act.trust = Arc::new(trust);
             act.trust_gen += 1;
             act.publish(act.bus.snapshot().projects_error);
@@ -324,8 +343,6 @@ impl Classifier {
 struct RefreshJob {
     what: Dirty,
     cfg: Arc<ProjectsConfig>,
-    watcher: Option<SharedWatcher>,
-    watched: Arc<Mutex<HashSet<PathBuf>>>,
     trust_gen: u64,
 }
 
@@ -338,10 +355,8 @@ struct RefreshOutcome {
 impl RefreshJob {
     fn run(self) -> RefreshOutcome {
         let scan = self.what.scan.then(|| {
-            let found = discovery::scan(&self.cfg.root)
-                .map_err(|e| format!("cannot list projects_root {}: {e}", self.cfg.root.display()))?;
-            self.update_watches(&found);
-            Ok(found)
+            discovery::scan(&self.cfg.root)
+                .map_err(|e| format!("cannot list projects_root {}: {e}", self.cfg.root.display()))
         });
         let trust = self.what.trust.then(|| match claude_json::read(&self.cfg.claude_json) {
             Ok(obj) => TrustIndex::build(obj.as_ref(), &self.cfg.cwd),
@@ -352,30 +367,39 @@ impl RefreshJob {
         });
         RefreshOutcome { scan, trust, trust_gen: self.trust_gen }
     }
+}
 
-    /// Watches the root and each project folder (non-recursively: only the badges one
-    /// level down matter), adding and removing watches as projects come and go.
-    fn update_watches(&self, found: &[Found]) {
-        let Some(watcher) = &self.watcher else { return };
-        let mut w = watcher.lock().unwrap_or_else(|e| e.into_inner());
-        let mut watched = self.watched.lock().unwrap_or_else(|e| e.into_inner());
-        if let Err(e) = w.watch(&self.cfg.root, RecursiveMode::NonRecursive) {
-            tracing::warn!(error = %e, "cannot watch projects_root; relying on periodic rescans");
+/// Watches the root and each project folder (non-recursively: only the badges one level
+/// down matter), adding and removing watches as projects come and go. Returns how many
+/// folders gained a watch. Blocking: registering a watch is a round trip to notify's thread.
+fn update_watches(
+    watcher: &SharedWatcher,
+    watched: &Mutex<HashSet<PathBuf>>,
+    root: &Path,
+    want: HashSet<PathBuf>,
+) -> usize {
+    let mut w = watcher.lock().unwrap_or_else(|e| e.into_inner());
+    let mut watched = watched.lock().unwrap_or_else(|e| e.into_inner());
+    // Re-adding is idempotent, and re-arms the watch if the root was deleted and recreated.
+    if let Err(e) = w.watch(root, RecursiveMode::NonRecursive) {
+        tracing::warn!(error = %e, "cannot watch projects_root; relying on periodic rescans");
+    }
+    for gone in watched.difference(&want).cloned().collect::<Vec<_>>() {
+        let _ = w.unwatch(&gone);
+        watched.remove(&gone);
+    }
+    let mut added = 0;
+    for p in want {
+        if watched.contains(&p) {
+            continue;
         }
-        let want: HashSet<PathBuf> = found.iter().map(|f| f.path.clone()).collect();
-        for gone in watched.difference(&want).cloned().collect::<Vec<_>>() {
-            let _ = w.unwatch(&gone);
-            watched.remove(&gone);
-        }
-        for p in want {
-            if !watched.contains(&p) {
-                match w.watch(&p, RecursiveMode::NonRecursive) {
-                    Ok(()) => {
-                        watched.insert(p);
-                    }
-                    Err(e) => tracing::debug!(dir = %p.display(), error = %e, "cannot watch project folder"),
-                }
+        match w.watch(&p, RecursiveMode::NonRecursive) {
+            Ok(()) => {
+                watched.insert(p);
+                added += 1;
             }
+            Err(e) => tracing::debug!(dir = %p.display(), error = %e, "cannot watch project folder"),
         }
     }
+    added
 }

@@ -38,6 +38,7 @@ pub fn run(explicit: Option<&Path>) -> ExitCode {
         Err(e) => return fail(1, format!("{e:#}")),
     };
     supervisor::install_panic_hook();
+    cap_malloc_arenas();
     let system = actix::System::new();
     let code = match system.block_on(serve(Arc::new(loaded), listener)) {
         Ok(()) => 0,
@@ -118,6 +119,17 @@ fn bind(host: &str, port: u16) -> anyhow::Result<TcpListener> {
         }
         Some((a, e)) => anyhow::bail!("cannot listen on {a}: {e}"),
         None => anyhow::bail!("host {host:?} resolved to no address; fix `host` in the config"),
+    }
+}
+
+/// glibc gives each thread that allocates its own malloc arena and keeps their free
+/// pages; a dashboard has no allocation contention worth that memory, so two arenas
+/// keep idle RSS down (about 1 MiB at 1000 projects).
+fn cap_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only tunes the allocator; it is called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }
 

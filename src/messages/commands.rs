@@ -15,6 +15,8 @@ pub enum ProjectsError {
     ClaudeJson(#[from] crate::claude_json::ClaudeJsonError),
     #[error("project {0:?} could not be resolved on disk; it may have just been removed")]
     Vanished(String),
+    #[error("the trust write was interrupted ({0}); nothing was changed, retry")]
+    Interrupted(String),
 }
 
 /// Mark a project's folder trusted in `~/.claude.json`; replies with the updated project.

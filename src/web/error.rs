@@ -22,9 +22,15 @@ impl ApiError {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
     }
 
-    /// A supervised actor is restarting (or failed); the request can be retried.
-    pub fn unavailable(what: &str) -> ApiError {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("the {what} service is restarting; retry in a moment"))
+    /// A supervised actor is restarting (retry) or has failed (say why).
+    pub fn unavailable(what: &str, snapshot: &crate::messages::Snapshot) -> ApiError {
+        let detail = match snapshot.children.get(what).map(|c| &c.status) {
+            Some(crate::messages::ChildStatus::Failed { reason, .. }) => {
+                format!("the {what} service has failed: {reason}; restart clauster, and report this if it recurs")
+            }
+            _ => format!("the {what} service is restarting; retry in a moment"),
+        };
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, detail)
     }
 }
 
@@ -49,6 +55,7 @@ impl From<ProjectsError> for ApiError {
             ProjectsError::InvalidName(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ProjectsError::NotFound(_) | ProjectsError::Vanished(_) => StatusCode::NOT_FOUND,
             ProjectsError::ClaudeJson(_) => StatusCode::CONFLICT,
+            ProjectsError::Interrupted(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         ApiError::new(status, e.to_string())
     }

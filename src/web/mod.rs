@@ -64,6 +64,9 @@ pub fn serve(state: web::Data<AppState>, listener: TcpListener, workers: usize) 
             .configure(configure)
     })
     .workers(workers)
+    // Without this, a chunked (compressed) body's last segment waits on the client's
+    // delayed ACK: ~40 ms per response (Nagle).
+    .tcp_nodelay(true)
     .disable_signals()
     .shutdown_timeout(1)
     .listen(listener)?

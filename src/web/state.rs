@@ -15,6 +15,11 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The error for a supervised actor that cannot take a command right now.
+    pub fn unavailable(&self, child: &str) -> crate::web::error::ApiError {
+        crate::web::error::ApiError::unavailable(child, &self.bus.snapshot())
+    }
+
     /// The snapshot once the first project scan has landed, so a request in clauster's
     /// first milliseconds never sees an empty list that is merely not loaded yet.
     pub async fn ready_snapshot(&self) -> Result<crate::messages::Snapshot, crate::web::error::ApiError> {
@@ -25,7 +30,7 @@ impl AppState {
         let mut rx = self.bus.watch();
         match tokio::time::timeout(std::time::Duration::from_secs(10), rx.wait_for(|s| s.projects_ready)).await {
             Ok(Ok(s)) => Ok(s.clone()),
-            _ => Err(crate::web::error::ApiError::unavailable("projects")),
+            _ => Err(self.unavailable("projects")),
         }
     }
 }

@@ -79,3 +79,25 @@ fn page_and_static_files() {
     assert_eq!(again.status, 304);
     assert!(again.body.is_empty());
 }
+
+#[test]
+fn the_project_list_is_served_gzipped_to_clients_that_ask() {
+    use std::io::Read;
+    let fx = Fixture::new();
+    for i in 0..50 {
+        fx.project(&format!("p{i:02}"));
+    }
+    let srv = fx.start();
+    let plain = srv.get("/api/projects");
+    assert_eq!(plain.header("content-encoding"), None);
+    let gz = srv.request("GET", "/api/projects", &[("Accept-Encoding", "br;q=1.0, gzip;q=0.8")], None);
+    assert_eq!(gz.status, 200);
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert_eq!(gz.header("vary"), Some("Accept-Encoding"));
+    assert!(gz.body.len() < plain.body.len() / 4, "{} vs {}", gz.body.len(), plain.body.len());
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(&gz.body[..]).read_to_end(&mut unzipped).unwrap();
+    assert_eq!(unzipped, plain.body);
+    let refused = srv.request("GET", "/api/projects", &[("Accept-Encoding", "gzip;q=0")], None);
+    assert_eq!(refused.header("content-encoding"), None);
+}

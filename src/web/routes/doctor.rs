@@ -7,7 +7,7 @@ use crate::web::error::ApiError;
 use crate::web::state::AppState;
 
 pub async fn doctor(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let addr = state.tree.doctor.get().ok_or_else(|| ApiError::unavailable("doctor"))?;
-    let report = addr.send(RunDoctor).await.map_err(|_| ApiError::unavailable("doctor"))?;
+    let addr = state.tree.doctor.get().ok_or_else(|| state.unavailable("doctor"))?;
+    let report = addr.send(RunDoctor).await.map_err(|_| state.unavailable("doctor"))?;
     Ok(HttpResponse::Ok().json(report))
 }
