@@ -98,3 +98,59 @@ fn doctor_passes_on_a_healthy_host_and_fails_with_fixes() {
     assert_eq!(status.code(), Some(1));
     assert!(stderr.contains("✗ config"), "{stderr}");
 }
+
+/// On a terminal the password is asked twice and never echoed. `script` (util-linux)
+/// gives clauster a real pty; the keystrokes are fed after each prompt appears.
+#[test]
+fn hash_password_on_a_terminal_asks_twice_without_echo() {
+    if std::process::Command::new("script").arg("--version").output().is_err() {
+        eprintln!(
+            "SKIPPED hash_password_on_a_terminal_asks_twice_without_echo: `script` (util-linux) is not installed"
+        );
+        return;
+    }
+    let fx = Fixture::new();
+    let run = |first: &str, second: &str| {
+        let cmd = format!("{} hash-password; echo exit=$?", crate::common::clauster_bin().display());
+        let mut script = std::process::Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .env_clear()
+            .env("HOME", &fx.home)
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = script.stdin.take().unwrap();
+        let mut stdout = script.stdout.take().unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let reader = {
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 256];
+                while let Ok(n @ 1..) = std::io::Read::read(&mut stdout, &mut buf) {
+                    seen.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            })
+        };
+        // Type each answer only once its prompt is on screen (echo is off by then).
+        for (prompt, answer) in [("Password:", first), ("Confirm:", second)] {
+            let deadline = std::time::Instant::now() + crate::common::PATIENCE;
+            while !seen.lock().unwrap().contains(prompt) {
+                assert!(std::time::Instant::now() < deadline, "no {prompt} prompt: {}", seen.lock().unwrap());
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
+        }
+        drop(stdin);
+        script.wait().unwrap();
+        reader.join().unwrap();
+        seen.lock().unwrap().clone()
+    };
+    let out = run("tty-secret", "tty-secret");
+    assert!(out.contains("Password:") && out.contains("Confirm:"), "{out}");
+    assert!(out.contains("$argon2id$") && out.contains("exit=0"), "{out}");
+    assert!(!out.contains("tty-secret"), "the password was echoed: {out}");
+    let out = run("one", "two");
+    assert!(out.contains("passwords do not match") && out.contains("exit=2"), "{out}");
+}
