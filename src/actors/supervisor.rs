@@ -105,6 +105,14 @@ pub struct ExitGuard {
     to: Recipient<ChildExited>,
 }
 
+impl ExitGuard {
+    /// A guard for a child managed by a supervisor other than [`Supervisor`] (e.g. the
+    /// Bridges actor, whose children come and go).
+    pub fn new(id: impl Into<String>, generation: u64, to: Recipient<ChildExited>) -> ExitGuard {
+        ExitGuard { id: id.into(), generation, to }
+    }
+}
+
 impl Drop for ExitGuard {
     fn drop(&mut self) {
         let panicked = std::thread::panicking();

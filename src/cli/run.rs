@@ -69,7 +69,8 @@ async fn serve(config: Arc<Loaded>, listener: TcpListener) -> anyhow::Result<()>
         fallback_interval: Duration::from_secs(60),
         settle: Duration::from_millis(20),
     };
-    let tree = actors::start(config.clone(), projects_cfg, bus.clone());
+    let bridges = bridges_setup(&config, home);
+    let tree = actors::start(config.clone(), projects_cfg, bridges, bus.clone());
     let addr = listener.local_addr().context("reading the bound address")?;
     let state = web::Data::new(AppState { bus, tree, config: config.clone(), templates: templates()? });
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
@@ -84,6 +85,26 @@ async fn serve(config: Arc<Loaded>, listener: TcpListener) -> anyhow::Result<()>
     server.await.context("serving HTTP")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Reads state.json (once, before the actors start) and the bridge settings.
+fn bridges_setup(config: &Loaded, home: std::path::PathBuf) -> actors::BridgesSetup {
+    let c = &config.config;
+    let defaults = crate::state_file::ModeDefaults {
+        spawn_mode: c.instance_defaults.spawn_mode,
+        permission_mode: c.instance_defaults.permission_mode,
+        resume_mode: c.claude.resume_mode,
+    };
+    let state_path = c.state_dir.join("state.json");
+    let loaded = crate::state_file::load(&state_path, defaults);
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    actors::BridgesSetup {
+        env: actors::bridges::env::BridgeEnv::from_config(c, home),
+        state_path,
+        saved: std::sync::Arc::new(std::sync::Mutex::new(loaded.records)),
+    }
 }
 
 async fn wait_for_signal() -> &'static str {

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::types::*;
+use crate::restart::RestartPolicy;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
@@ -67,6 +68,8 @@ pub struct ClaudeConfig {
     pub min_version: String,
     pub agents_json_poll_interval_seconds: AtLeast<1>,
     pub startup_grace_seconds: Seconds,
+    /// Seconds a stopping bridge gets after SIGINT before it is killed.
+    pub stop_grace_seconds: Seconds,
     pub auto_enable_remote_control: bool,
     pub resume_recap: bool,
     pub resume_recap_max_chars: AtLeast<500>,
@@ -80,6 +83,7 @@ impl Default for ClaudeConfig {
             min_version: "2.1.145".into(),
             agents_json_poll_interval_seconds: AtLeast(300),
             startup_grace_seconds: Seconds(60.0),
+            stop_grace_seconds: Seconds(5.0),
             auto_enable_remote_control: true,
             resume_recap: false,
             resume_recap_max_chars: AtLeast(8000),
@@ -94,6 +98,15 @@ pub struct InstanceDefaults {
     pub spawn_mode: SpawnMode,
     pub permission_mode: PermissionMode,
     pub capacity: AtLeast<1>,
+    /// What happens when a bridge exits on its own: never, on-failure or always.
+    pub restart: RestartPolicy,
+    /// Runs shorter than this count as a crash loop.
+    pub restart_min_uptime_seconds: Seconds,
+    /// First delay before a restart; it doubles per quick failure.
+    pub restart_backoff_initial_seconds: Seconds,
+    pub restart_backoff_max_seconds: Seconds,
+    /// Quick failures in a row before the bridge is left `failed`.
+    pub restart_max_attempts: AtLeast<1>,
 }
 
 impl Default for InstanceDefaults {
@@ -102,6 +115,11 @@ impl Default for InstanceDefaults {
             spawn_mode: SpawnMode::SameDir,
             permission_mode: PermissionMode::Default,
             capacity: AtLeast(32),
+            restart: RestartPolicy::Never,
+            restart_min_uptime_seconds: Seconds(10.0),
+            restart_backoff_initial_seconds: Seconds(1.0),
+            restart_backoff_max_seconds: Seconds(300.0),
+            restart_max_attempts: AtLeast(5),
         }
     }
 }
@@ -112,6 +130,10 @@ impl Default for InstanceDefaults {
 pub struct ProjectConfig {
     /// The ceiling for `permission_mode: bypassPermissions` on this project.
     pub allow_bypass_permissions: bool,
+    /// This project's restart policy, overriding `instance_defaults.restart`.
+    pub restart: Option<RestartPolicy>,
+    /// Start this bridge when clauster starts, and keep it up by its restart policy.
+    pub autostart: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

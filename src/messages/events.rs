@@ -19,6 +19,8 @@ pub enum Event {
     },
     /// A supervised actor started, is restarting, stopped or failed.
     ChildChanged(ChildState),
+    /// A bridge changed (status, ids, restart state, ...).
+    InstanceChanged(Box<super::instance::Instance>),
     /// The `claude --version` probe finished.
     ClaudeProbed(ClaudeInfo),
 }

@@ -5,6 +5,7 @@
 
 pub mod commands;
 pub mod events;
+pub mod instance;
 pub mod project;
 pub mod snapshot;
 

@@ -59,5 +59,7 @@ pub struct Snapshot {
     /// Why the last scan failed (e.g. projects_root vanished); `None` when it worked.
     pub projects_error: Option<String>,
     pub children: Arc<BTreeMap<String, ChildState>>,
+    /// Every managed bridge, by project name.
+    pub instances: Arc<BTreeMap<String, super::instance::Instance>>,
     pub claude: ClaudeInfo,
 }

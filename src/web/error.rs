@@ -5,17 +5,20 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
 use crate::messages::commands::ProjectsError;
+use crate::messages::instance::BridgeError;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{detail}")]
 pub struct ApiError {
     pub status: StatusCode,
     pub detail: String,
+    /// Extra fields for the body (e.g. the instance a failed start left behind).
+    pub extra: Option<(&'static str, serde_json::Value)>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, detail: impl Into<String>) -> ApiError {
-        ApiError { status, detail: detail.into() }
+        ApiError { status, detail: detail.into(), extra: None }
     }
 
     pub fn unprocessable(detail: impl Into<String>) -> ApiError {
@@ -40,7 +43,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut res = HttpResponse::build(self.status).json(serde_json::json!({ "detail": self.detail }));
+        let mut body = serde_json::json!({ "detail": self.detail });
+        if let Some((k, v)) = &self.extra {
+            body[*k] = v.clone();
+        }
+        let mut res = HttpResponse::build(self.status).json(body);
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             res.headers_mut()
                 .insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from_static("1"));
@@ -69,4 +76,21 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 /// The fallback for a known route called with the wrong method.
 pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
     Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed"))
+}
+
+impl From<BridgeError> for ApiError {
+    fn from(e: BridgeError) -> ApiError {
+        let status = match &e {
+            BridgeError::UnknownProject(_) => StatusCode::NOT_FOUND,
+            BridgeError::InvalidOption(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            BridgeError::NotAllowed(_) => StatusCode::FORBIDDEN,
+            BridgeError::NotTrusted(_) | BridgeError::LaunchFailed { .. } => StatusCode::CONFLICT,
+            BridgeError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        let mut err = ApiError::new(status, e.to_string());
+        if let BridgeError::LaunchFailed { instance, .. } = e {
+            err.extra = serde_json::to_value(&*instance).ok().map(|v| ("instance", v));
+        }
+        err
+    }
 }

@@ -13,7 +13,7 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, Resource, web};
 
 use error::ApiError;
-use routes::{assets, doctor, health, pages, projects};
+use routes::{assets, doctor, health, instances, pages, projects};
 use state::AppState;
 
 /// Largest JSON body accepted by any route.
@@ -49,6 +49,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(resource("/api/projects").route(web::get().to(projects::list)))
     .service(resource("/api/projects/{name}/trust").route(web::post().to(projects::trust)))
     .service(resource("/api/doctor").route(web::get().to(doctor::doctor)))
+    .service(resource("/api/instances").route(web::get().to(instances::list)).route(web::post().to(instances::start)))
+    .service(
+        resource("/api/instances/{name}").route(web::get().to(instances::get)).route(web::delete().to(instances::stop)),
+    )
+    .service(resource("/api/instances/{name}/resume").route(web::post().to(instances::resume)))
+    .service(resource("/api/instances/{name}/qr").route(web::get().to(instances::qr)))
     .service(resource("/static/{path:.*}").route(web::get().to(assets::get)))
     .default_service(web::to(error::not_found));
 }

@@ -12,7 +12,7 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
         "version": env!("CARGO_PKG_VERSION"),
         "claude_ok": snap.claude.ok,
         "claude_version": snap.claude.version,
-        "instances_running": 0,
+        "instances_running": snap.instances.values().filter(|i| i.status == crate::messages::instance::Status::Running).count(),
         "projects": snap.projects.len(),
     }))
 }

@@ -4,5 +4,6 @@
 pub mod assets;
 pub mod doctor;
 pub mod health;
+pub mod instances;
 pub mod pages;
 pub mod projects;

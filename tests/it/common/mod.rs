@@ -102,6 +102,61 @@ impl Fixture {
     }
 }
 
+impl Drop for Fixture {
+    /// Bridges deliberately outlive clauster, so a test's bridges are ended here: every
+    /// process whose command line carries this fixture's unique temp path, by pid.
+    fn drop(&mut self) {
+        let mine = self.dir.path().to_string_lossy().into_owned();
+        for pid in pids_with(&mine) {
+            kill_quiet(pid, 9);
+        }
+    }
+}
+
+/// Pids of live processes whose command line contains `needle`.
+pub fn pids_with(needle: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else { continue };
+        let cmd = String::from_utf8_lossy(&raw).replace('\0', " ");
+        if cmd.contains(needle) && !is_zombie(pid) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// The state letter of `/proc/<pid>/stat` and the parent pid.
+pub fn stat(pid: u32) -> Option<(char, u32)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = s.rsplit_once(')')?.1;
+    let mut f = rest.split_whitespace();
+    Some((f.next()?.chars().next()?, f.next()?.parse().ok()?))
+}
+
+pub fn is_zombie(pid: u32) -> bool {
+    stat(pid).is_some_and(|(st, _)| st == 'Z')
+}
+
+/// Zombie children of `parent`.
+pub fn zombies_of(parent: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter(|pid| stat(*pid).is_some_and(|(st, pp)| st == 'Z' && pp == parent))
+        .collect()
+}
+
+pub fn alive(pid: u32) -> bool {
+    stat(pid).is_some_and(|(st, _)| st != 'Z')
+}
+
+fn kill_quiet(pid: u32, signal: i32) {
+    let _ = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).stderr(Stdio::null()).status();
+}
+
 /// A running clauster. Dropping it kills the process.
 pub struct Server {
     child: Option<Child>,
