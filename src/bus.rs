@@ -17,6 +17,8 @@ pub const DEFAULT_CAPACITY: usize = 1024;
 pub struct EventBus {
     events: broadcast::Sender<Arc<Event>>,
     state: Arc<watch::Sender<Snapshot>>,
+    /// When a pull reader (an HTTP poll) last asked for live figures, epoch ms.
+    interest: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// What a subscriber receives next.
@@ -33,7 +35,7 @@ impl EventBus {
     pub fn new(capacity: usize) -> EventBus {
         let (events, _) = broadcast::channel(capacity);
         let (state, _) = watch::channel(Snapshot::default());
-        EventBus { events, state: Arc::new(state) }
+        EventBus { events, state: Arc::new(state), interest: Arc::default() }
     }
 
     /// The current state (cheap: the big parts are behind `Arc`s).
@@ -49,6 +51,18 @@ impl EventBus {
             s.seq += 1;
         });
         let _ = self.events.send(Arc::new(event));
+    }
+
+    /// Records that a reader wants live figures (CPU, memory) now.
+    pub fn note_interest(&self) {
+        self.interest.store(crate::time::now_ms(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether anyone is watching: a subscriber to the event stream, or a reader within
+    /// `recent`. Costly sampling runs only then.
+    pub fn is_watched(&self, recent: std::time::Duration) -> bool {
+        let last = self.interest.load(std::sync::atomic::Ordering::Relaxed);
+        self.events.receiver_count() > 0 || crate::time::now_ms().saturating_sub(last) < recent.as_millis() as u64
     }
 
     pub fn subscribe(&self) -> Subscription {

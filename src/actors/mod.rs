@@ -5,6 +5,7 @@
 pub mod bridges;
 pub mod doctor;
 pub mod projects;
+pub mod sessions;
 pub mod store;
 pub mod supervisor;
 
@@ -18,6 +19,7 @@ use bridges::BridgesActor;
 use bridges::env::BridgeEnv;
 use doctor::DoctorActor;
 use projects::{ProjectsActor, ProjectsConfig};
+use sessions::SessionsActor;
 use store::Store;
 use supervisor::{Backoff, ChildSpec, Intensity, Restart, Slot, Supervisor};
 
@@ -55,6 +57,11 @@ pub fn start(config: Arc<Loaded>, projects_cfg: ProjectsConfig, bridges_setup: B
         .child(ChildSpec::new("doctor", Restart::Permanent, {
             let (slot, bus, config) = (doctor.clone(), bus.clone(), config.clone());
             move |guard| slot.set(DoctorActor::new(config.clone(), bus.clone(), guard).start())
+        }))
+        .child(ChildSpec::new("sessions", Restart::Permanent, {
+            let (bus, binary) = (bus.clone(), config.config.claude.binary.clone());
+            let interval = std::time::Duration::from_secs(config.config.claude.agents_json_poll_interval_seconds.get());
+            move |guard| drop(SessionsActor::new(binary.clone(), interval, bus.clone(), guard).start())
         }))
         .child(ChildSpec::new("store", Restart::Permanent, {
             let (slot, saved) = (store.clone(), saved.clone());

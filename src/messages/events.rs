@@ -21,6 +21,8 @@ pub enum Event {
     ChildChanged(ChildState),
     /// A bridge changed (status, ids, restart state, ...).
     InstanceChanged(Box<super::instance::Instance>),
+    /// The list of sessions started outside clauster changed.
+    SessionsChanged { count: usize },
     /// The `claude --version` probe finished.
     ClaudeProbed(ClaudeInfo),
 }

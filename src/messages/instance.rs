@@ -169,3 +169,11 @@ pub struct ResumeBridge {
 pub struct StopBridge {
     pub project: String,
 }
+
+/// Stop the bridge if it runs, then start it with a new environment and session: claude's
+/// bridge pointer for the folder is moved aside, so claude does not reconnect.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Instance, BridgeError>")]
+pub struct NewSession {
+    pub project: String,
+}

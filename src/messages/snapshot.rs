@@ -59,6 +59,8 @@ pub struct Snapshot {
     /// Why the last scan failed (e.g. projects_root vanished); `None` when it worked.
     pub projects_error: Option<String>,
     pub children: Arc<BTreeMap<String, ChildState>>,
+    /// Claude sessions started outside clauster, by the project folder they run in.
+    pub sessions: Arc<BTreeMap<String, Vec<crate::actors::sessions::WorkingSession>>>,
     /// Every managed bridge, by project name.
     pub instances: Arc<BTreeMap<String, super::instance::Instance>>,
     pub claude: ClaudeInfo,

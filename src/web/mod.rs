@@ -54,7 +54,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         resource("/api/instances/{name}").route(web::get().to(instances::get)).route(web::delete().to(instances::stop)),
     )
     .service(resource("/api/instances/{name}/resume").route(web::post().to(instances::resume)))
+    .service(resource("/api/instances/{name}/new-session").route(web::post().to(instances::new_session)))
     .service(resource("/api/instances/{name}/qr").route(web::get().to(instances::qr)))
+    .service(resource("/api/sessions").route(web::get().to(instances::sessions)))
     .service(resource("/static/{path:.*}").route(web::get().to(assets::get)))
     .default_service(web::to(error::not_found));
 }

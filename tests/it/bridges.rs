@@ -412,3 +412,30 @@ fn two_hundred_start_stop_cycles_leave_nothing_behind() {
     let (status, _) = srv.stop_with(SIGTERM);
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn new_session_gets_a_fresh_environment_where_resume_keeps_it() {
+    let (_fx, srv) = setup(&["alpha"], "", &[]);
+    let first = start(&srv, "alpha").json();
+    let r = srv.post("/api/instances/alpha/new-session");
+    assert_eq!(r.status, 201, "{}", r.text());
+    let fresh = r.json();
+    assert_eq!(fresh["status"], "running");
+    assert!(!alive(pid_of(&first)), "the old bridge was stopped first");
+    assert_ne!(fresh["environment_id"], first["environment_id"]);
+    assert_ne!(fresh["session_url"], first["session_url"]);
+    assert_eq!(srv.post("/api/instances/nope/new-session").status, 404);
+}
+
+#[test]
+fn cpu_and_memory_are_reported_while_someone_watches() {
+    let (_fx, srv) = setup(&["alpha"], "", &[]);
+    start(&srv, "alpha");
+    // Reading the instance is what makes clauster sample (an idle clauster samples nothing).
+    let i = wait_for(&srv, "alpha", "CPU and RSS figures", |i| {
+        i["rss_bytes"].as_u64().is_some_and(|r| r > 0) && i["cpu_percent"].is_number()
+    });
+    assert!(i["cpu_percent"].as_f64().unwrap() >= 0.0);
+    let stopped = srv.request("DELETE", "/api/instances/alpha", &[], None).json();
+    assert!(stopped["rss_bytes"].is_null() && stopped["cpu_percent"].is_null());
+}

@@ -8,4 +8,5 @@ mod config;
 mod discovery;
 mod http_api;
 mod lifecycle;
+mod sessions;
 mod trust;

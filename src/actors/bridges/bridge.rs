@@ -402,6 +402,8 @@ impl BridgeActor {
         tracing::info!(project = %self.inst.project, ?class, code = ?e.code, signal = ?e.signal, "bridge exited");
         let was = self.inst.status;
         self.inst.bridge_pid = None;
+        self.inst.cpu_percent = None;
+        self.inst.rss_bytes = None;
         self.inst.restart.last_exit = Some(LastExit {
             class,
             exit_code: e.code,
@@ -533,14 +535,28 @@ impl Handler<LogChanged> for BridgeActor {
     }
 }
 
-/// Current state, for the Bridges actor.
+/// A fresh CPU and memory sample of the process.
 #[derive(Debug, Message)]
-#[rtype(result = "Instance")]
-pub struct Get;
+#[rtype(result = "()")]
+pub struct Usage {
+    pub cpu_percent: Option<f64>,
+    pub rss_bytes: u64,
+}
 
-impl Handler<Get> for BridgeActor {
-    type Result = MessageResult<Get>;
-    fn handle(&mut self, _: Get, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.inst.clone())
+impl Handler<Usage> for BridgeActor {
+    type Result = ();
+    fn handle(&mut self, msg: Usage, _: &mut Context<Self>) {
+        if self.run.is_none() {
+            return;
+        }
+        self.inst.cpu_percent = msg.cpu_percent;
+        self.inst.rss_bytes = Some(msg.rss_bytes);
+        // Figures only: announce them, nothing to persist.
+        let inst = self.inst.clone();
+        let name = inst.project.clone();
+        self.bus.update(
+            move |s| drop(Arc::make_mut(&mut s.instances).insert(name, inst.clone())),
+            Event::InstanceChanged(Box::new(self.inst.clone())),
+        );
     }
 }

@@ -23,9 +23,11 @@ use super::store::Store;
 use super::supervisor::{ChildExited, ExitGuard};
 use crate::bus::EventBus;
 use crate::config::Loaded;
-use crate::messages::instance::{BridgeError, Instance, ResumeBridge, StartBridge, StartOptions, Status, StopBridge};
+use crate::messages::instance::{
+    BridgeError, Instance, NewSession, ResumeBridge, StartBridge, StartOptions, Status, StopBridge,
+};
 use crate::state_file::Record;
-use bridge::{BridgeActor, Launch, LogChanged, Stop};
+use bridge::{BridgeActor, Launch, LogChanged, Stop, Usage};
 use env::{BridgeEnv, LaunchSpec};
 
 pub use validate::resolve;
@@ -46,8 +48,13 @@ pub struct BridgesActor {
     initial: BTreeMap<String, Record>,
     rc_flags_set: bool,
     watcher: Option<notify::RecommendedWatcher>,
+    /// The previous CPU sample per pid: (cpu ticks, when).
+    cpu: HashMap<u32, (u64, std::time::Instant)>,
     _guard: ExitGuard,
 }
+
+/// How often live CPU and memory figures are sampled, while anyone is watching.
+const SAMPLE_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl BridgesActor {
     pub fn new(
@@ -68,6 +75,7 @@ impl BridgesActor {
             initial: records,
             rc_flags_set: false,
             watcher: None,
+            cpu: HashMap::new(),
             _guard: guard,
         }
     }
@@ -240,6 +248,7 @@ impl Actor for BridgesActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.watch_logs(ctx);
+        ctx.run_interval(SAMPLE_EVERY, |act, ctx| act.sample_usage(ctx));
         let records = std::mem::take(&mut self.initial);
         let check = tokio::task::spawn_blocking(move || {
             records
@@ -260,6 +269,36 @@ impl Actor for BridgesActor {
 }
 
 impl BridgesActor {
+    /// Samples CPU and resident memory of every live bridge, but only while someone is
+    /// watching (an event subscriber or a recent API read): idle, clauster reads nothing.
+    fn sample_usage(&mut self, ctx: &mut Context<Self>) {
+        if !self.bus.is_watched(SAMPLE_EVERY * 5) {
+            self.cpu.clear();
+            return;
+        }
+        let pids: Vec<(String, u32)> =
+            self.bus.snapshot().instances.values().filter_map(|i| Some((i.project.clone(), i.bridge_pid?))).collect();
+        let job = tokio::task::spawn_blocking(move || {
+            pids.into_iter().filter_map(|(p, pid)| Some((p, pid, crate::procs::usage(pid)?))).collect::<Vec<_>>()
+        });
+        ctx.spawn(job.into_actor(self).map(|res, act, _| {
+            let tck = crate::procs::ticks_per_second() as f64;
+            let now = std::time::Instant::now();
+            let mut seen = HashMap::new();
+            for (project, pid, (ticks, rss)) in res.unwrap_or_default() {
+                let cpu = act.cpu.get(&pid).map(|(t0, at)| {
+                    let secs = now.duration_since(*at).as_secs_f64().max(1e-3);
+                    ((ticks.saturating_sub(*t0)) as f64 / tck / secs * 1000.0).round() / 10.0
+                });
+                seen.insert(pid, (ticks, now));
+                if let Some(c) = act.children.get(&project) {
+                    c.addr.do_send(Usage { cpu_percent: cpu, rss_bytes: rss });
+                }
+            }
+            act.cpu = seen;
+        }));
+    }
+
     /// Starts every `autostart: true` project that is not already up, once the project
     /// list is known.
     fn autostart(&mut self, ctx: &mut Context<Self>) {
@@ -374,5 +413,41 @@ impl Handler<ChildExited> for BridgesActor {
                 act.restore(&project, &record, live.unwrap_or(false), ctx);
             }));
         }));
+    }
+}
+
+impl Handler<NewSession> for BridgesActor {
+    type Result = ResponseActFuture<Self, Result<Instance, BridgeError>>;
+
+    fn handle(&mut self, msg: NewSession, _: &mut Context<Self>) -> Self::Result {
+        let snap = self.bus.snapshot();
+        let (Some(prev), Some(child)) = (snap.instances.get(&msg.project), self.children.get(&msg.project)) else {
+            return Box::pin(fut::ready(Err(BridgeError::UnknownProject(format!(
+                "no managed instance: {:?}",
+                msg.project
+            )))));
+        };
+        let spec =
+            match validate::resolve(&snap, &self.config.config, &msg.project, &StartOptions::default(), Some(prev)) {
+                Ok(s) => s,
+                Err(e) => return Box::pin(fut::ready(Err(e))),
+            };
+        let (addr, home, dir) = (child.addr.clone(), self.env.home.clone(), spec.real_dir.clone());
+        let project = msg.project;
+        let prepare = async move {
+            addr.send(Stop).await.map_err(|_| BridgeError::Unavailable("the bridge is restarting; retry".into()))?;
+            tokio::task::spawn_blocking(move || process::set_pointer_aside(&home, &dir))
+                .await
+                .map_err(|e| BridgeError::Unavailable(e.to_string()))?
+                .map_err(|e| BridgeError::Unavailable(format!("cannot move claude's bridge pointer aside: {e}")))
+        };
+        Box::pin(prepare.into_actor(self).then(
+            move |res, act, ctx| -> ResponseActFuture<Self, Result<Instance, BridgeError>> {
+                match res {
+                    Ok(()) => act.start(project, spec, ctx),
+                    Err(e) => Box::pin(fut::ready(Err(e))),
+                }
+            },
+        ))
     }
 }

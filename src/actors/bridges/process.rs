@@ -170,6 +170,17 @@ pub fn read_pointer(home: &Path, dir: &Path) -> Option<Pointer> {
     })
 }
 
+/// Renames the folder's bridge pointer to `bridge-pointer.json.<ms>.bak` (kept, not
+/// deleted), so the next start registers a new environment. No pointer is fine. Blocking.
+pub fn set_pointer_aside(home: &Path, dir: &Path) -> std::io::Result<()> {
+    let path = pointer_path(home, dir);
+    let aside = path.with_extension(format!("json.{}.bak", crate::time::now_ms()));
+    match std::fs::rename(&path, aside) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,11 +10,13 @@ use crate::web::error::ApiError;
 use crate::web::state::AppState;
 
 pub async fn list(state: web::Data<AppState>) -> HttpResponse {
+    state.bus.note_interest();
     let snap = state.bus.snapshot();
     HttpResponse::Ok().json(snap.instances.values().collect::<Vec<_>>())
 }
 
 pub async fn get(state: web::Data<AppState>, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    state.bus.note_interest();
     Ok(HttpResponse::Ok().json(instance(&state, &name)?))
 }
 
@@ -81,6 +83,18 @@ pub async fn resume(state: web::Data<AppState>, name: web::Path<String>) -> Resu
     Ok(started(inst))
 }
 
+/// `POST /api/instances/{id}/new-session`: a fresh environment and session (Resume keeps
+/// the old ones). Stops the bridge if it runs.
+pub async fn new_session(state: web::Data<AppState>, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    state.ready_snapshot().await?;
+    let addr = state.tree.bridges.get().ok_or_else(|| state.unavailable("bridges"))?;
+    let inst = addr
+        .send(crate::messages::instance::NewSession { project: name.into_inner() })
+        .await
+        .map_err(|_| state.unavailable("bridges"))??;
+    Ok(started(inst))
+}
+
 /// The deep link as a QR code (SVG), for opening the session on a phone.
 pub async fn qr(state: web::Data<AppState>, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let inst = instance(&state, &name)?;
@@ -89,4 +103,9 @@ pub async fn qr(state: web::Data<AppState>, name: web::Path<String>) -> Result<H
         .map_err(|e| ApiError::new(StatusCode::CONFLICT, format!("cannot encode the session URL as a QR code: {e}")))?;
     let svg = code.render::<qrcode::render::svg::Color>().min_dimensions(200, 200).quiet_zone(true).build();
     Ok(HttpResponse::Ok().content_type("image/svg+xml").insert_header(("Cache-Control", "no-store")).body(svg))
+}
+
+/// `GET /api/sessions`: Claude sessions started outside clauster, by project.
+pub async fn sessions(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(&*state.bus.snapshot().sessions)
 }
