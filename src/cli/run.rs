@@ -72,7 +72,8 @@ async fn serve(config: Arc<Loaded>, listener: TcpListener) -> anyhow::Result<()>
     let bridges = bridges_setup(&config, home);
     let tree = actors::start(config.clone(), projects_cfg, bridges, bus.clone());
     let addr = listener.local_addr().context("reading the bound address")?;
-    let state = web::Data::new(AppState { bus, tree, config: config.clone(), templates: templates()? });
+    let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
+    let state = web::Data::new(AppState { bus, tree, config: config.clone(), templates: templates()?, shutdown });
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
     let server = crate::web::serve(state, listener, workers).context("starting the HTTP server")?;
     tracing::info!(projects_root = %config.projects_root().display(), "listening on http://{addr}");
@@ -80,6 +81,7 @@ async fn serve(config: Arc<Loaded>, listener: TcpListener) -> anyhow::Result<()>
     actix::spawn(async move {
         let signal = wait_for_signal().await;
         tracing::info!(signal, "shutting down (bridges keep running)");
+        let _ = shutdown_tx.send(true);
         handle.stop(true).await;
     });
     server.await.context("serving HTTP")?;

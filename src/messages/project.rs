@@ -30,7 +30,7 @@ pub struct Project {
 
 /// The discovered projects, sorted, with an O(1) name index and the JSON body of
 /// `GET /api/projects` rendered once per change rather than once per request.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ProjectList {
     items: Vec<Project>,
     index: HashMap<String, usize>,
@@ -78,6 +78,12 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(data).and_then(|()| enc.finish()).expect("gzip into memory cannot fail")
+}
+
+impl Default for ProjectList {
+    fn default() -> Self {
+        ProjectList::new(Vec::new())
+    }
 }
 
 impl PartialEq for ProjectList {

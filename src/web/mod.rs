@@ -13,7 +13,7 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, Resource, web};
 
 use error::ApiError;
-use routes::{assets, doctor, health, instances, pages, projects};
+use routes::{assets, doctor, health, instances, pages, projects, ws};
 use state::AppState;
 
 /// Largest JSON body accepted by any route.
@@ -57,6 +57,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(resource("/api/instances/{name}/new-session").route(web::post().to(instances::new_session)))
     .service(resource("/api/instances/{name}/qr").route(web::get().to(instances::qr)))
     .service(resource("/api/sessions").route(web::get().to(instances::sessions)))
+    .service(resource("/ws/bridge-log/{name}").route(web::get().to(ws::bridge_log)))
+    .service(resource("/ws/events").route(web::get().to(ws::events)))
     .service(resource("/static/{path:.*}").route(web::get().to(assets::get)))
     .default_service(web::to(error::not_found));
 }

@@ -12,6 +12,8 @@ pub struct AppState {
     pub tree: Tree,
     pub config: Arc<Loaded>,
     pub templates: tera::Tera,
+    /// Flips to true when clauster shuts down, so open WebSockets close at once.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 impl AppState {

@@ -8,5 +8,6 @@ mod config;
 mod discovery;
 mod http_api;
 mod lifecycle;
+mod live;
 mod sessions;
 mod trust;

@@ -14,6 +14,7 @@ use actix::prelude::*;
 use tokio::sync::oneshot;
 
 use super::env::{BridgeEnv, LaunchSpec};
+use super::log_tail::{self, LogTail};
 use super::process::{self, Run};
 use crate::actors::store::{Put, Store};
 use crate::actors::supervisor::ExitGuard;
@@ -49,16 +50,6 @@ struct Exited {
     signal: Option<i32>,
 }
 
-/// Incremental reader state for the debug log.
-#[derive(Debug, Default)]
-struct Follow {
-    path: Option<PathBuf>,
-    offset: u64,
-    partial: Vec<u8>,
-    reading: bool,
-    again: bool,
-}
-
 pub struct BridgeActor {
     env: Arc<BridgeEnv>,
     bus: EventBus,
@@ -68,7 +59,7 @@ pub struct BridgeActor {
     run: Option<Run>,
     seq: u64,
     markers: Markers,
-    follow: Follow,
+    log: LogTail,
     start_waiters: Vec<oneshot::Sender<Instance>>,
     stop_waiters: Vec<oneshot::Sender<Instance>>,
     timers: Vec<SpawnHandle>,
@@ -79,6 +70,7 @@ impl BridgeActor {
     /// A bridge with no process: a fresh project, or a saved card to resume.
     pub fn idle(env: Arc<BridgeEnv>, bus: EventBus, store: Addr<Store>, inst: Instance, guard: ExitGuard) -> Self {
         BridgeActor {
+            log: LogTail::new(env.strip_ansi),
             env,
             bus,
             store,
@@ -87,7 +79,6 @@ impl BridgeActor {
             run: None,
             seq: 0,
             markers: Markers::default(),
-            follow: Follow::default(),
             start_waiters: Vec::new(),
             stop_waiters: Vec::new(),
             timers: Vec::new(),
@@ -105,7 +96,9 @@ impl BridgeActor {
         base.inst.started_at = record.started_at.clone();
         base.inst.intentional_stop = false;
         base.inst.restart.policy = spec.policy;
-        base.follow.path = record.debug_log.clone();
+        if let Some(path) = &record.debug_log {
+            base.log.follow_existing(path);
+        }
         base.spec = Some(spec);
         base.seq = 1;
         base.run = Some(Run {
@@ -179,7 +172,7 @@ impl BridgeActor {
         self.markers = Markers::default();
         let paths = process::LogPaths::allocate(&self.env.logs_dir, &self.inst.project);
         self.inst.bridge_debug_log_path = Some(paths.debug.clone());
-        self.follow = Follow { path: Some(paths.debug.clone()), ..Default::default() };
+        self.log.follow_new(&paths.debug);
         self.spec = Some(spec.clone());
         self.seq += 1;
         let seq = self.seq;
@@ -292,30 +285,21 @@ impl BridgeActor {
         }));
     }
 
-    /// Reads whatever was appended to the debug log since last time.
+    /// Reads whatever was appended to the debug log since last time. Runs under
+    /// `ctx.wait`, so reads never overlap each other or an exit being processed.
     fn read_log(&mut self, ctx: &mut Context<Self>) {
-        let Some(path) = self.follow.path.clone() else { return };
-        if self.follow.reading {
-            self.follow.again = true;
-            return;
-        }
-        self.follow.reading = true;
-        let offset = self.follow.offset;
-        let job = tokio::task::spawn_blocking(move || process::read_from(&path, offset));
-        ctx.spawn(job.into_actor(self).map(|res, act, ctx| {
-            act.follow.reading = false;
-            if let Ok(Ok((bytes, new_offset))) = res {
-                act.follow.offset = new_offset;
-                act.follow.partial.extend_from_slice(&bytes);
-                let mut lines = std::mem::take(&mut act.follow.partial);
-                let complete = lines.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-                act.follow.partial = lines.split_off(complete);
-                for line in String::from_utf8_lossy(&lines).lines() {
-                    act.markers.feed(line);
-                }
-                act.apply_markers(ctx);
+        let Some((follower, strip)) = self.log.take() else { return };
+        let job = tokio::task::spawn_blocking(move || log_tail::read(follower, strip));
+        ctx.wait(job.into_actor(self).map(|res, act, ctx| {
+            let Ok(read) = res else {
+                return tracing::error!(project = %act.inst.project, "a log read crashed; the log tail stops");
+            };
+            let more = read.more;
+            for line in act.log.put_back(read) {
+                act.markers.feed(&line);
             }
-            if std::mem::take(&mut act.follow.again) {
+            act.apply_markers(ctx);
+            if more {
                 act.read_log(ctx);
             }
         }));
@@ -377,21 +361,14 @@ impl BridgeActor {
         }
         let Some(run) = self.run.take() else { return };
         let uptime = run.started.elapsed();
+        // The last lines first (they may say why it ended), then its stderr.
+        self.read_log(ctx);
         let stderr_path = run.stderr_log.clone();
-        let log = self.follow.path.clone();
-        let offset = self.follow.offset;
         let job = tokio::task::spawn_blocking(move || {
-            let stderr =
-                stderr_path.and_then(|p| std::fs::read(p).ok()).map(|b| String::from_utf8_lossy(&b).into_owned());
-            let rest = log.and_then(|p| process::read_from(&p, offset).ok()).map(|(b, _)| b);
-            (stderr.unwrap_or_default(), rest.unwrap_or_default())
+            stderr_path.and_then(|p| std::fs::read(p).ok()).map(|b| String::from_utf8_lossy(&b).into_owned())
         });
         ctx.wait(job.into_actor(self).map(move |res, act, ctx| {
-            let (stderr, rest) = res.unwrap_or_default();
-            act.follow.partial.extend_from_slice(&rest);
-            for line in String::from_utf8_lossy(&std::mem::take(&mut act.follow.partial)).lines() {
-                act.markers.feed(line);
-            }
+            let stderr = res.ok().flatten().unwrap_or_default();
             act.finish_exit(run, e, uptime, &stderr, ctx);
         }));
     }
@@ -471,11 +448,8 @@ impl Actor for BridgeActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         if self.run.is_some() {
-            // Adopted: follow the log from its current end, and learn of the exit by pidfd.
-            if let Some(path) = self.follow.path.clone() {
-                let len = tokio::task::spawn_blocking(move || std::fs::metadata(path).map(|m| m.len()).unwrap_or(0));
-                ctx.spawn(len.into_actor(self).map(|len, act, _| act.follow.offset = len.unwrap_or(0)));
-            }
+            // Adopted: show its recent log to viewers, and learn of the exit by pidfd.
+            self.read_log(ctx);
             self.watch_adopted(ctx);
         }
         self.publish();
@@ -529,9 +503,22 @@ impl Handler<Stop> for BridgeActor {
 impl Handler<LogChanged> for BridgeActor {
     type Result = ();
     fn handle(&mut self, msg: LogChanged, ctx: &mut Context<Self>) {
-        if self.follow.path.as_ref() == Some(&msg.0) {
+        if self.log.path() == Some(msg.0.as_path()) {
             self.read_log(ctx);
         }
+    }
+}
+
+/// Join the log's viewers: the backlog, then live batches. `None` when the bridge never
+/// had a log.
+#[derive(Debug, Message)]
+#[rtype(result = "Option<log_tail::Subscription>")]
+pub struct SubscribeLog;
+
+impl Handler<SubscribeLog> for BridgeActor {
+    type Result = Option<log_tail::Subscription>;
+    fn handle(&mut self, _: SubscribeLog, _: &mut Context<Self>) -> Self::Result {
+        self.inst.bridge_debug_log_path.is_some().then(|| self.log.subscribe())
     }
 }
 

@@ -23,6 +23,8 @@ pub struct BridgeEnv {
     pub min_uptime: Duration,
     pub backoff: Backoff,
     pub max_attempts: u32,
+    /// Strip ANSI escapes from log lines sent to viewers.
+    pub strip_ansi: bool,
 }
 
 impl BridgeEnv {
@@ -43,6 +45,7 @@ impl BridgeEnv {
                 jitter: 0.2,
             },
             max_attempts: d.restart_max_attempts.get() as u32,
+            strip_ansi: cfg.logs.strip_ansi_in_stream,
         }
     }
 

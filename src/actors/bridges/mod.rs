@@ -9,6 +9,7 @@
 
 pub mod bridge;
 pub mod env;
+pub mod log_tail;
 pub mod process;
 mod validate;
 
@@ -27,7 +28,7 @@ use crate::messages::instance::{
     BridgeError, Instance, NewSession, ResumeBridge, StartBridge, StartOptions, Status, StopBridge,
 };
 use crate::state_file::Record;
-use bridge::{BridgeActor, Launch, LogChanged, Stop, Usage};
+use bridge::{BridgeActor, Launch, LogChanged, Stop, SubscribeLog, Usage};
 use env::{BridgeEnv, LaunchSpec};
 
 pub use validate::resolve;
@@ -449,5 +450,20 @@ impl Handler<NewSession> for BridgesActor {
                 }
             },
         ))
+    }
+}
+
+/// Join a bridge's log viewers (see [`bridge::SubscribeLog`]); `None` for an unknown
+/// project or a bridge that never had a log.
+#[derive(Debug, Message)]
+#[rtype(result = "Option<log_tail::Subscription>")]
+pub struct SubscribeLogOf(pub String);
+
+impl Handler<SubscribeLogOf> for BridgesActor {
+    type Result = ResponseFuture<Option<log_tail::Subscription>>;
+
+    fn handle(&mut self, msg: SubscribeLogOf, _: &mut Context<Self>) -> Self::Result {
+        let addr = self.children.get(&msg.0).map(|c| c.addr.clone());
+        Box::pin(async move { addr?.send(SubscribeLog).await.ok().flatten() })
     }
 }

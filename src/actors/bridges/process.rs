@@ -2,7 +2,6 @@
 //! own session, waiting for it, reading its log, and claude's bridge-pointer file.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -127,23 +126,6 @@ pub fn start_epoch(id: &Identity) -> Option<f64> {
     Some(btime + id.start_ticks as f64 / procs::ticks_per_second() as f64)
 }
 
-/// Reads `path` from `offset` to its end; a file that shrank is read again from the start
-/// (truncated). Returns the bytes and the new offset. Blocking.
-pub fn read_from(path: &Path, offset: u64) -> std::io::Result<(Vec<u8>, u64)> {
-    let mut f = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), offset)),
-        Err(e) => return Err(e),
-    };
-    let len = f.metadata()?.len();
-    let start = if len < offset { 0 } else { offset };
-    f.seek(SeekFrom::Start(start))?;
-    let mut buf = Vec::with_capacity((len - start).min(1 << 20) as usize);
-    f.read_to_end(&mut buf)?;
-    let end = start + buf.len() as u64;
-    Ok((buf, end))
-}
-
 /// What claude's bridge-pointer says about a folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pointer {
@@ -196,17 +178,5 @@ mod tests {
     fn pointer_path_sanitizes_like_claude() {
         let p = pointer_path(Path::new("/home/u"), Path::new("/srv/projects/my_project"));
         assert_eq!(p, Path::new("/home/u/.claude/projects/-srv-projects-my-project/bridge-pointer.json"));
-    }
-
-    #[test]
-    fn read_from_follows_appends_and_truncation() {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("x.log");
-        assert_eq!(read_from(&p, 0).unwrap(), (vec![], 0));
-        std::fs::write(&p, "abc\n").unwrap();
-        let (b, o) = read_from(&p, 0).unwrap();
-        assert_eq!((b.as_slice(), o), (&b"abc\n"[..], 4));
-        std::fs::write(&p, "z\n").unwrap();
-        assert_eq!(read_from(&p, 4).unwrap(), (b"z\n".to_vec(), 2), "shrunk: read from the start");
     }
 }

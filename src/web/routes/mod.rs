@@ -7,3 +7,4 @@ pub mod health;
 pub mod instances;
 pub mod pages;
 pub mod projects;
+pub mod ws;
