@@ -131,15 +131,7 @@ fn host_checks(loaded: &Loaded, host: &Host, with_port: bool) -> Vec<Check> {
                 "git not on PATH: creating with git init and cloning are unavailable; install git",
             ),
         },
-        if crate::config::load::is_loopback(&cfg.host) {
-            check("auth", Status::Ok, format!("bound to loopback ({}); no login needed", cfg.host))
-        } else {
-            check(
-                "auth",
-                Status::Warn,
-                format!("bound to {} with no authentication (auth.allow_unauthenticated_network)", cfg.host),
-            )
-        },
+        auth_check(cfg),
         {
             let claude_json = crate::claude_json::read(&host.home.join(".claude.json"));
             let trust = TrustIndex::build(claude_json.as_ref().ok().and_then(Option::as_ref), &host.cwd);
@@ -160,6 +152,38 @@ fn host_checks(loaded: &Loaded, host: &Host, with_port: bool) -> Vec<Check> {
         checks.push(port_check(cfg.port.0));
     }
     checks
+}
+
+/// How the dashboard is protected, and whether that fits the bind address.
+fn auth_check(cfg: &crate::config::Config) -> Check {
+    let auth = &cfg.auth;
+    let loopback = crate::config::load::is_loopback(&cfg.host);
+    let password = auth.password_hash.as_deref().is_some_and(|h| !h.is_empty());
+    let proxy = auth.reverse_proxy.enabled;
+    if auth.enabled && !password && !proxy {
+        return check(
+            "auth",
+            Status::Warn,
+            "auth.enabled is true but nobody can sign in: set auth.password_hash (`clauster hash-password`) or enable auth.reverse_proxy",
+        );
+    }
+    let how = match (password, proxy) {
+        (true, true) => "password or reverse proxy",
+        (true, false) => "password",
+        _ => "reverse proxy",
+    };
+    match (loopback, auth.enabled) {
+        (true, false) => check("auth", Status::Ok, format!("bound to loopback ({}); no login needed", cfg.host)),
+        (true, true) => check("auth", Status::Ok, format!("bound to loopback ({}); sign-in by {how}", cfg.host)),
+        (false, true) if auth.password_required || proxy => {
+            check("auth", Status::Ok, format!("bound to {}; sign-in enforced by {how}", cfg.host))
+        }
+        (false, _) => check(
+            "auth",
+            Status::Warn,
+            format!("bound to {} with no enforced authentication (auth.allow_unauthenticated_network)", cfg.host),
+        ),
+    }
 }
 
 /// Never creates the state dir: checks it is writable, or that it could be created.
