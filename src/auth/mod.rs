@@ -142,8 +142,8 @@ pub enum LoginError {
     Unavailable,
 }
 
-/// The auth settings, fixed at startup.
-#[derive(Debug)]
+/// The auth settings, fixed at startup. `Debug` shows whether a password hash is set,
+/// never the hash.
 struct Settings {
     enabled: bool,
     cookie_secure: CookieSecure,
@@ -152,6 +152,19 @@ struct Settings {
     proxy: Option<ProxyTrust>,
     /// `None` when unset or empty (an empty string is not a hash; 0.6.0 quirk 4).
     password_hash: Option<String>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("enabled", &self.enabled)
+            .field("cookie_secure", &self.cookie_secure)
+            .field("root_path", &self.root_path)
+            .field("origins", &self.origins)
+            .field("proxy", &self.proxy)
+            .field("password_hash", &self.password_hash.as_ref().map(|_| "<set>"))
+            .finish()
+    }
 }
 
 /// The owner of all auth state; shared as `Arc<Auth>` from `AppState`.

@@ -47,6 +47,17 @@ fn req<'a, const N: usize>(
 }
 
 #[test]
+fn debug_output_holds_no_secrets() {
+    let f = fixture(|c| {
+        with_proxy(c);
+        c.auth.password_hash = Some("$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA".into());
+    });
+    let shown = format!("{:?}", f.auth);
+    assert!(!shown.contains("argon2id") && !shown.contains("proxysecret"), "{shown}");
+    assert!(shown.contains("<set>") && shown.contains("<redacted>"), "{shown}");
+}
+
+#[test]
 fn paths_are_classified_as_the_router_sees_them() {
     for (p, c) in [
         ("/healthz", PathClass::Public),
