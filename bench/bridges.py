@@ -29,6 +29,7 @@ import threading, time
 from datetime import datetime, timezone
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # no bench/__pycache__ from importing foundation
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from foundation import FAKE_CLAUDE, HOST, REPO, get, load_python, load_wrk, mem, stop  # noqa: E402
 import foundation  # noqa: E402
@@ -266,7 +267,8 @@ def main() -> int:
     log, text, leftovers = tmp / "server-stderr.log", "", []
     res = {"binary": args.bin, "bridges": args.bridges, "seconds": args.seconds, "cpus": os.cpu_count(),
            "kernel": os.uname().release, "clk_tck": CLK_TCK, "log_rate": args.log_rate,
-           "dashboard_every_s": args.dashboard_every, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+           "dashboard_every_s": args.dashboard_every, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+           "loadavg_start": os.getloadavg()}  # the box may be shared: note its load
     try:
         proc, port, log = start_server(args, tmp)
         res["port"], res["mem_before"] = port, mem(proc.pid)
@@ -307,6 +309,7 @@ def main() -> int:
                            children_after_2s=children_of(proc.pid))
         res["mem_after_stop"] = mem(proc.pid)
         res["cpu_after_stop"] = cpu_window(proc.pid, [], args.idle_seconds, None, 0)
+        res["loadavg_end"] = os.getloadavg()
         took = stop(proc)
         res["sigterm_exit_ms"], res["exit_code"] = took and took * 1e3, proc.returncode
     except BaseException:
@@ -342,7 +345,8 @@ def main() -> int:
     print(markdown(res))
     print(f"\n{len(notable)} WARN/ERROR lines in the server's stderr; {len(leftovers)} leftover "
           f"processes killed at exit; CPU tick = {res['cpu_idle']['tick_resolution_pct']} % of the "
-          f"window; raw numbers in {out}")
+          f"window; load average {res['loadavg_start'][0]:.1f} at start, "
+          f"{res.get('loadavg_end', [float('nan')])[0]:.1f} at the end; raw numbers in {out}")
     return 0
 
 

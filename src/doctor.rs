@@ -60,6 +60,8 @@ pub struct Host {
     pub api_key_set: bool,
     pub path_var: Option<std::ffi::OsString>,
     pub cwd: std::path::PathBuf,
+    /// The length of `CLAUSTER_SESSION_SECRET`, if set (never its value).
+    pub session_secret_len: Option<usize>,
 }
 
 impl Host {
@@ -69,6 +71,7 @@ impl Host {
             api_key_set: std::env::var_os("ANTHROPIC_API_KEY").is_some_and(|v| !v.is_empty()),
             path_var: std::env::var_os("PATH"),
             cwd: std::env::current_dir().unwrap_or_default(),
+            session_secret_len: std::env::var_os(crate::auth::store::SECRET_ENV).map(|v| v.len()),
         }
     }
 }
@@ -131,15 +134,7 @@ fn host_checks(loaded: &Loaded, host: &Host, with_port: bool) -> Vec<Check> {
                 "git not on PATH: creating with git init and cloning are unavailable; install git",
             ),
         },
-        if crate::config::load::is_loopback(&cfg.host) {
-            check("auth", Status::Ok, format!("bound to loopback ({}); no login needed", cfg.host))
-        } else {
-            check(
-                "auth",
-                Status::Warn,
-                format!("bound to {} with no authentication (auth.allow_unauthenticated_network)", cfg.host),
-            )
-        },
+        auth_check(cfg, host.session_secret_len),
         {
             let claude_json = crate::claude_json::read(&host.home.join(".claude.json"));
             let trust = TrustIndex::build(claude_json.as_ref().ok().and_then(Option::as_ref), &host.cwd);
@@ -160,6 +155,48 @@ fn host_checks(loaded: &Loaded, host: &Host, with_port: bool) -> Vec<Check> {
         checks.push(port_check(cfg.port.0));
     }
     checks
+}
+
+/// How the dashboard is protected, and whether that fits the bind address.
+fn auth_check(cfg: &crate::config::Config, session_secret_len: Option<usize>) -> Check {
+    use crate::auth::store::{MIN_SECRET_LEN, SECRET_ENV};
+    if let Some(len) = session_secret_len.filter(|n| *n < MIN_SECRET_LEN) {
+        return check(
+            "auth",
+            Status::Fail,
+            format!(
+                "{SECRET_ENV} is {len} bytes; it needs at least {MIN_SECRET_LEN} (`openssl rand -hex 32`), or unset it"
+            ),
+        );
+    }
+    let auth = &cfg.auth;
+    let loopback = crate::config::load::is_loopback(&cfg.host);
+    let password = auth.password_hash.as_deref().is_some_and(|h| !h.is_empty());
+    let proxy = auth.reverse_proxy.enabled;
+    if auth.enabled && !password && !proxy {
+        return check(
+            "auth",
+            Status::Warn,
+            "auth.enabled is true but nobody can sign in: set auth.password_hash (`clauster hash-password`) or enable auth.reverse_proxy",
+        );
+    }
+    let how = match (password, proxy) {
+        (true, true) => "password or reverse proxy",
+        (true, false) => "password",
+        _ => "reverse proxy",
+    };
+    match (loopback, auth.enabled) {
+        (true, false) => check("auth", Status::Ok, format!("bound to loopback ({}); no login needed", cfg.host)),
+        (true, true) => check("auth", Status::Ok, format!("bound to loopback ({}); sign-in by {how}", cfg.host)),
+        (false, true) if auth.password_required || proxy => {
+            check("auth", Status::Ok, format!("bound to {}; sign-in enforced by {how}", cfg.host))
+        }
+        (false, _) => check(
+            "auth",
+            Status::Warn,
+            format!("bound to {} with no enforced authentication (auth.allow_unauthenticated_network)", cfg.host),
+        ),
+    }
 }
 
 /// Never creates the state dir: checks it is writable, or that it could be created.
@@ -205,5 +242,32 @@ fn port_check(port: u16) -> Check {
             format!("{port} is already in use (clauster already running?): stop it or set port"),
         ),
         Err(_) => check("port", Status::Ok, format!("{port} free")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn the_auth_check_says_how_sign_in_is_enforced() {
+        let mut cfg = Config::default();
+        assert_eq!(auth_check(&cfg, None).status, Status::Ok);
+        let short = auth_check(&cfg, Some(31));
+        assert_eq!(short.status, Status::Fail);
+        assert!(short.detail.contains("CLAUSTER_SESSION_SECRET is 31 bytes"), "{}", short.detail);
+        assert_eq!(auth_check(&cfg, Some(32)).status, Status::Ok);
+        cfg.auth.enabled = true;
+        let c = auth_check(&cfg, None);
+        assert!(c.status == Status::Warn && c.detail.contains("nobody can sign in"), "{}", c.detail);
+        cfg.auth.password_hash = Some("$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA".into());
+        cfg.auth.password_required = true;
+        cfg.host = "0.0.0.0".into();
+        let c = auth_check(&cfg, None);
+        assert!(c.status == Status::Ok && c.detail.contains("enforced by password"), "{}", c.detail);
+        cfg.auth.password_required = false;
+        cfg.auth.allow_unauthenticated_network = true;
+        assert_eq!(auth_check(&cfg, None).status, Status::Warn);
     }
 }

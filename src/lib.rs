@@ -6,6 +6,7 @@
 //! (`web`), and the command line (`cli`).
 
 pub mod actors;
+pub mod auth;
 pub mod bus;
 pub mod claude_cli;
 pub mod claude_json;

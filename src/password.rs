@@ -37,6 +37,25 @@ pub fn verify(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
+/// A hash, with the same costs as [`hash`], of a random password that was thrown away.
+/// Checking against it when no hash is configured makes "no password set" cost as much as
+/// "wrong password", so timing does not tell an attacker whether logins can work at all.
+const DUMMY_PHC: &str =
+    "$argon2id$v=19$m=65536,t=3,p=4$MBTXn0+Ny6RGdQqwWjLfgQ$lluIoR05o8Tp9dZHqV42N6vesZt3e039qHMO6KWPXJA";
+
+/// The login check: `password` against the configured hash, or, with none (or an empty
+/// one), against the dummy, and then refused whatever the outcome. Blocking and costly:
+/// run it on a blocking thread.
+pub fn verify_configured(password: &str, configured: Option<&str>) -> bool {
+    match configured.filter(|h| !h.is_empty()) {
+        Some(phc) => verify(password, phc),
+        None => {
+            let _ = verify(password, DUMMY_PHC);
+            false
+        }
+    }
+}
+
 /// Validates that `phc` is an argon2 PHC string, for config loading.
 pub fn check_phc(phc: &str) -> Result<(), String> {
     let h = PasswordHash::new(phc).map_err(|e| format!("is not a valid PHC hash string ({e})"))?;
@@ -67,6 +86,18 @@ mod tests {
         assert!(check_phc(cffi).is_ok());
         assert!(verify("s3cret", cffi));
         assert!(!verify("other", cffi));
+    }
+
+    #[test]
+    fn without_a_configured_hash_nothing_verifies() {
+        assert!(check_phc(DUMMY_PHC).is_ok(), "the dummy is a real hash, so it costs a real verify");
+        for pw in ["", "s3cret", "clauster-dummy-do-not-use"] {
+            assert!(!verify_configured(pw, None));
+            assert!(!verify_configured(pw, Some("")));
+        }
+        let h = hash("s3cret").unwrap();
+        assert!(verify_configured("s3cret", Some(&h)));
+        assert!(!verify_configured("s3creT", Some(&h)));
     }
 
     #[test]

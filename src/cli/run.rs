@@ -13,6 +13,7 @@ use anyhow::Context as _;
 
 use super::{fail, load_config};
 use crate::actors::{self, projects::ProjectsConfig, supervisor};
+use crate::auth::{Auth, store};
 use crate::bus::{self, EventBus};
 use crate::config::Loaded;
 use crate::web::state::AppState;
@@ -37,10 +38,22 @@ pub fn run(explicit: Option<&Path>) -> ExitCode {
         Ok(l) => l,
         Err(e) => return fail(1, format!("{e:#}")),
     };
+    // The port only now: `port: 0` means the OS picked one, and the allowed origins of a
+    // loopback bind name it.
+    let port = listener.local_addr().map_or(loaded.config.port.0, |a| a.port());
+    let env_secret = std::env::var_os(store::SECRET_ENV).map(std::os::unix::ffi::OsStringExt::into_vec);
+    let auth = match Auth::open(&loaded.config, port, env_secret.as_deref()) {
+        Ok((auth, notes)) => {
+            notes.info.iter().for_each(|n| tracing::info!("{n}"));
+            notes.warnings.iter().for_each(|w| tracing::warn!("{w}"));
+            Arc::new(auth)
+        }
+        Err(e) => return fail(2, format!("config error: {e}")),
+    };
     supervisor::install_panic_hook();
     cap_malloc_arenas();
     let system = actix::System::new();
-    let code = match system.block_on(serve(Arc::new(loaded), listener)) {
+    let code = match system.block_on(serve(Arc::new(loaded), listener, auth)) {
         Ok(()) => 0,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -52,7 +65,7 @@ pub fn run(explicit: Option<&Path>) -> ExitCode {
     std::process::exit(code)
 }
 
-async fn serve(config: Arc<Loaded>, listener: TcpListener) -> anyhow::Result<()> {
+async fn serve(config: Arc<Loaded>, listener: TcpListener, auth: Arc<Auth>) -> anyhow::Result<()> {
     let bus = EventBus::new(bus::DEFAULT_CAPACITY);
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default();
     let projects_cfg = ProjectsConfig {
@@ -73,7 +86,7 @@ async fn serve(config: Arc<Loaded>, listener: TcpListener) -> anyhow::Result<()>
     let tree = actors::start(config.clone(), projects_cfg, bridges, bus.clone());
     let addr = listener.local_addr().context("reading the bound address")?;
     let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
-    let state = web::Data::new(AppState { bus, tree, config: config.clone(), templates: templates()?, shutdown });
+    let state = web::Data::new(AppState { bus, tree, config: config.clone(), templates: templates()?, auth, shutdown });
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
     let server = crate::web::serve(state, listener, workers).context("starting the HTTP server")?;
     tracing::info!(projects_root = %config.projects_root().display(), "listening on http://{addr}");

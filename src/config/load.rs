@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::env::{self, EnvError};
 use super::schema::Config;
+use super::types::CookieSecure;
 
 /// Where the effective configuration came from, for the startup log and `doctor`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,26 +268,68 @@ fn validate(cfg: &Config, origin: &str, warnings: &mut Vec<String>) -> Result<()
             format!("must start with '/' and not end with one (e.g. /clauster), got {:?}", cfg.root_path),
         ));
     }
+    let auth = &cfg.auth;
+    let proxy = &auth.reverse_proxy;
+    if proxy.enabled {
+        let secret = proxy.shared_secret.as_deref().unwrap_or_default();
+        if secret.is_empty() {
+            return Err(invalid(
+                "auth.reverse_proxy.shared_secret",
+                "is empty but auth.reverse_proxy.enabled is true, so no proxy request could ever be verified; \
+                 generate one (e.g. `openssl rand -hex 32`), set it here and in the proxy, or set \
+                 auth.reverse_proxy.enabled: false"
+                    .into(),
+            ));
+        }
+        if proxy.trusted_ips.is_empty() {
+            return Err(invalid(
+                "auth.reverse_proxy.trusted_ips",
+                "is empty but auth.reverse_proxy.enabled is true, so no proxy would ever be believed; list the \
+                 proxy's address, e.g. [127.0.0.1/32], or set auth.reverse_proxy.enabled: false"
+                    .into(),
+            ));
+        }
+        if secret.len() < 16 {
+            warnings.push(
+                "auth.reverse_proxy.shared_secret is shorter than 16 characters; use a long random one (`openssl rand -hex 32`)"
+                    .into(),
+            );
+        }
+    }
+    let enforced = auth.enabled && (auth.password_required || proxy.enabled);
     if !is_loopback(&cfg.host) {
-        if !cfg.auth.allow_unauthenticated_network {
+        if !enforced && !auth.allow_unauthenticated_network {
             return Err(invalid(
                 "host",
                 format!(
-                    "refusing to bind the non-loopback address {:?}: this build has no login yet, so anyone who can reach it \
-                     could run bridges as you. Bind 127.0.0.1 and reach it through an SSH tunnel or an authenticating reverse \
-                     proxy, or set auth.allow_unauthenticated_network: true to accept that risk",
+                    "refusing the non-loopback address {:?} without enforced auth: anyone who can reach it could run \
+                     bridges as you. Set auth.enabled: true and either auth.password_required: true (with \
+                     auth.password_hash from `clauster hash-password`) or auth.reverse_proxy.enabled: true; or bind \
+                     127.0.0.1 and use an SSH tunnel; or set auth.allow_unauthenticated_network: true to accept the risk",
                     cfg.host
                 ),
             ));
         }
-        warnings.push(format!(
-            "listening on {} with NO authentication (auth.allow_unauthenticated_network is true): anyone who can reach it controls your bridges",
-            cfg.host
-        ));
+        if !enforced {
+            warnings.push(format!(
+                "listening on {} with NO enforced authentication (auth.allow_unauthenticated_network is true): anyone \
+                 who can reach it controls your bridges",
+                cfg.host
+            ));
+        } else if auth.password_required && !proxy.enabled && auth.cookie_secure != CookieSecure::Always {
+            warnings.push(
+                "the session cookie may travel without the Secure flag over plain http on this network address; serve \
+                 clauster through an https reverse proxy, or set auth.cookie_secure: always if clients use https"
+                    .into(),
+            );
+        }
     }
-    if cfg.auth.enabled {
-        warnings
-            .push("auth.enabled is set, but this build does not enforce logins yet: keep clauster on loopback".into());
+    if auth.enabled && !proxy.enabled && auth.password_hash.as_deref().is_none_or(str::is_empty) {
+        warnings.push(
+            "auth.enabled is true but nobody can sign in: set auth.password_hash (from `clauster hash-password`) or \
+             enable auth.reverse_proxy"
+                .into(),
+        );
     }
     Ok(())
 }
@@ -387,6 +430,110 @@ mod tests {
         for h in ["0.0.0.0", "192.168.1.2", "::", "example.com"] {
             assert!(!is_loopback(h), "{h}");
         }
+    }
+
+    fn validated(edit: impl FnOnce(&mut Config)) -> Result<Vec<String>, String> {
+        let mut cfg = Config::default();
+        edit(&mut cfg);
+        let mut warnings = Vec::new();
+        validate(&cfg, "c.yml", &mut warnings).map(|()| warnings).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn non_loopback_binds_need_enforced_auth_or_an_explicit_opt_out() {
+        const HASH: &str =
+            "$argon2id$v=19$m=65536,t=3,p=4$PGjDptyuRCwRifL/jRLDKA$WHloOEbDW0ca/iPTzrVbOc9YlJWfwg/Y4yVskRmoG88";
+        let lan = |c: &mut Config| c.host = "0.0.0.0".into();
+        let e = validated(lan).unwrap_err();
+        for key in [
+            "`host`",
+            "auth.enabled",
+            "auth.password_required",
+            "auth.reverse_proxy.enabled",
+            "allow_unauthenticated_network",
+        ] {
+            assert!(e.contains(key), "{key}: {e}");
+        }
+        // auth.enabled alone enforces nothing; neither does password_required alone.
+        assert!(
+            validated(|c| {
+                lan(c);
+                c.auth.enabled = true
+            })
+            .is_err()
+        );
+        assert!(
+            validated(|c| {
+                lan(c);
+                c.auth.password_required = true;
+                c.auth.password_hash = Some(HASH.into());
+            })
+            .is_err()
+        );
+        let w = validated(|c| {
+            lan(c);
+            c.auth.enabled = true;
+            c.auth.password_required = true;
+            c.auth.password_hash = Some(HASH.into());
+        })
+        .unwrap();
+        assert!(w.iter().any(|w| w.contains("Secure")), "{w:?}");
+        let w = validated(|c| {
+            lan(c);
+            c.auth.enabled = true;
+            c.auth.reverse_proxy.enabled = true;
+            c.auth.reverse_proxy.shared_secret = Some("0123456789abcdef0123".into());
+            c.auth.reverse_proxy.trusted_ips = vec![crate::config::types::Cidr("10.0.0.1/32".parse().unwrap())];
+        })
+        .unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        let w = validated(|c| {
+            lan(c);
+            c.auth.allow_unauthenticated_network = true;
+        })
+        .unwrap();
+        assert!(w.iter().any(|w| w.contains("NO enforced authentication")), "{w:?}");
+        assert!(validated(|c| c.host = "127.0.0.2".into()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_enabled_reverse_proxy_needs_a_secret_and_trusted_ips() {
+        let proxy = |c: &mut Config| {
+            c.auth.reverse_proxy.enabled = true;
+            c.auth.reverse_proxy.trusted_ips = vec![crate::config::types::Cidr("127.0.0.1/32".parse().unwrap())];
+            c.auth.reverse_proxy.shared_secret = Some("0123456789abcdef".into());
+        };
+        assert!(validated(proxy).is_ok());
+        let e = validated(|c| {
+            proxy(c);
+            c.auth.reverse_proxy.shared_secret = None;
+        })
+        .unwrap_err();
+        assert!(e.contains("`auth.reverse_proxy.shared_secret`") && e.contains("openssl rand"), "{e}");
+        let e = validated(|c| {
+            proxy(c);
+            c.auth.reverse_proxy.shared_secret = Some(String::new());
+        })
+        .unwrap_err();
+        assert!(e.contains("`auth.reverse_proxy.shared_secret`"), "{e}");
+        let e = validated(|c| {
+            proxy(c);
+            c.auth.reverse_proxy.trusted_ips.clear();
+        })
+        .unwrap_err();
+        assert!(e.contains("`auth.reverse_proxy.trusted_ips`") && e.contains("127.0.0.1/32"), "{e}");
+        let w = validated(|c| {
+            proxy(c);
+            c.auth.reverse_proxy.shared_secret = Some("short".into());
+        })
+        .unwrap();
+        assert!(w.iter().any(|w| w.contains("shorter than 16")), "{w:?}");
+    }
+
+    #[test]
+    fn auth_without_any_way_in_is_warned_about() {
+        let w = validated(|c| c.auth.enabled = true).unwrap();
+        assert!(w.iter().any(|w| w.contains("nobody can sign in")), "{w:?}");
     }
 
     #[test]

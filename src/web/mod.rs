@@ -2,8 +2,16 @@
 //!
 //! Unknown routes are 404, known routes with the wrong method 405, and malformed bodies
 //! or path parameters 422, all as `{"detail": ...}`.
+//!
+//! Every request passes, outermost first: [`hardening::security_headers`] (CSP nonce and
+//! security headers on whatever comes back), [`hardening::limit_body`] (413 over the
+//! limit), [`guard::guard`] (Origin rule and sign-in), then path normalisation,
+//! compression and the route.
 
 pub mod error;
+pub mod guard;
+pub mod hardening;
+pub mod render;
 pub mod routes;
 pub mod state;
 
@@ -13,7 +21,7 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, Resource, web};
 
 use error::ApiError;
-use routes::{assets, doctor, health, instances, pages, projects, ws};
+use routes::{assets, auth, doctor, health, instances, pages, projects, ws};
 use state::AppState;
 
 /// Largest JSON body accepted by any route.
@@ -29,7 +37,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::JsonConfig::default().limit(JSON_LIMIT).error_handler(|err, _| {
         let status = match &err {
             actix_web::error::JsonPayloadError::Overflow { .. }
-            | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
+            | actix_web::error::JsonPayloadError::OverflowKnownLength { .. }
+            | actix_web::error::JsonPayloadError::Payload(actix_web::error::PayloadError::Overflow) => {
                 actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
             }
             _ => actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
@@ -46,6 +55,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(resource("/").route(web::get().to(pages::index)))
     .service(resource("/healthz").route(web::get().to(health::healthz)))
+    .service(resource("/login").route(web::get().to(auth::login_page)).route(web::post().to(auth::login)))
+    .service(resource("/logout").route(web::get().to(auth::logout_page)).route(web::post().to(auth::logout)))
     .service(resource("/api/projects").route(web::get().to(projects::list)))
     .service(resource("/api/projects/{name}/trust").route(web::post().to(projects::trust)))
     .service(resource("/api/doctor").route(web::get().to(doctor::doctor)))
@@ -71,6 +82,9 @@ pub fn serve(state: web::Data<AppState>, listener: TcpListener, workers: usize) 
             .app_data(state.clone())
             .wrap(actix_web::middleware::Compress::default())
             .wrap(actix_web::middleware::NormalizePath::trim())
+            .wrap(actix_web::middleware::from_fn(guard::guard))
+            .wrap(actix_web::middleware::from_fn(hardening::limit_body))
+            .wrap(actix_web::middleware::from_fn(hardening::security_headers))
             .configure(configure)
     })
     .workers(workers)

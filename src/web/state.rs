@@ -1,9 +1,10 @@
 //! What every handler can reach: the bus (for the snapshot), the actor slots (for
-//! commands), the loaded config and the templates.
+//! commands), the loaded config, the templates, and the auth state.
 
 use std::sync::Arc;
 
 use crate::actors::Tree;
+use crate::auth::Auth;
 use crate::bus::EventBus;
 use crate::config::Loaded;
 
@@ -14,6 +15,8 @@ pub struct AppState {
     pub templates: tera::Tera,
     /// Flips to true when clauster shuts down, so open WebSockets close at once.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Sessions, login throttle and the guard's settings: the one owner of auth state.
+    pub auth: Arc<Auth>,
 }
 
 impl AppState {

@@ -130,17 +130,71 @@ fn environment_overrides_win_over_the_file() {
 }
 
 #[test]
-fn a_non_loopback_bind_is_refused_with_the_keys_to_set() {
+fn a_non_loopback_bind_needs_enforced_auth_and_says_which_keys_to_set() {
     let fx = Fixture::new();
+    let root = fx.root.display().to_string();
     for host in ["0.0.0.0", "::", "192.0.2.1"] {
-        let (code, stderr) = run_with_config(&fx, &format!("projects_root: {}\nhost: \"{host}\"\n", fx.root.display()));
+        let (code, stderr) = run_with_config(&fx, &format!("projects_root: {root}\nhost: \"{host}\"\n"));
         assert_eq!(code, 2, "{host}: {stderr}");
-        assert!(stderr.contains("`host`") && stderr.contains("allow_unauthenticated_network"), "{stderr}");
+        for key in [
+            "`host`",
+            "auth.enabled",
+            "auth.password_required",
+            "auth.reverse_proxy.enabled",
+            "allow_unauthenticated_network",
+        ] {
+            assert!(stderr.contains(key), "{key} missing: {stderr}");
+        }
     }
+    // auth.enabled alone enforces nothing (spec scenario 69).
     let (status, _, stderr) = fx.run(|c| {
-        c.env("CLAUSTER_HOST", "0.0.0.0").env("CLAUSTER_PORT", "0");
+        c.env("CLAUSTER_HOST", "0.0.0.0").env("CLAUSTER_PORT", "0").env("CLAUSTER_AUTH_ENABLED", "true");
     });
     assert_eq!(status.code(), Some(2), "{stderr}");
+    let (status, _, stderr) = fx.run(|c| {
+        c.env("CLAUSTER_HOST", "0.0.0.0")
+            .env("CLAUSTER_PORT", "0")
+            .env("CLAUSTER_AUTH_ENABLED", "true")
+            .env("CLAUSTER_AUTH_PASSWORD_REQUIRED", "true");
+    });
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("auth.password_hash") && stderr.contains("clauster hash-password"), "{stderr}");
+    // A reverse proxy must come with a secret and the proxy's address (0.6.0 quirk 5).
+    for (yaml, key) in [
+        ("  reverse_proxy:\n    enabled: true\n    trusted_ips: [127.0.0.1]\n", "`auth.reverse_proxy.shared_secret`"),
+        (
+            "  reverse_proxy:\n    enabled: true\n    shared_secret: s3cret-s3cret-s3cret\n",
+            "`auth.reverse_proxy.trusted_ips`",
+        ),
+    ] {
+        let (code, stderr) = run_with_config(&fx, &format!("projects_root: {root}\nauth:\n  enabled: true\n{yaml}"));
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.starts_with("clauster: config error: ") && stderr.contains(key), "{key}: {stderr}");
+    }
+
+    // Enforced by password: it starts on every interface (tests only ever call loopback).
+    let hash = crate::auth::CFFI_HASH;
+    let mut srv = fx.start_with(|c| {
+        c.env("CLAUSTER_HOST", "0.0.0.0")
+            .env("CLAUSTER_PORT", "0")
+            .env("CLAUSTER_PROJECTS_ROOT", &fx.root)
+            .env("CLAUSTER_AUTH_ENABLED", "true")
+            .env("CLAUSTER_AUTH_PASSWORD_REQUIRED", "true")
+            .env("CLAUSTER_AUTH_PASSWORD_HASH", hash);
+    });
+    assert!(srv.addr.starts_with("0.0.0.0:"), "{}", srv.addr);
+    srv.addr = srv.addr.replace("0.0.0.0", "127.0.0.1");
+    assert_eq!(srv.get("/api/projects").status, 401);
+    assert_eq!(srv.get_json("/healthz"), serde_json::json!({"status": "ok"}));
+    drop(srv);
+    // The explicit opt-out starts too, loudly.
+    let mut srv = fx.start_with(|c| {
+        c.env("CLAUSTER_HOST", "0.0.0.0")
+            .env("CLAUSTER_PORT", "0")
+            .env("CLAUSTER_AUTH_ALLOW_UNAUTHENTICATED_NETWORK", "yes");
+    });
+    srv.wait_log("NO enforced authentication");
+    drop(srv);
     // Any 127/8 address is loopback.
     let cfg = fx.config("host: 127.0.0.2\n");
     let srv = fx.start_with(|c| {

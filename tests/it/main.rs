@@ -1,6 +1,7 @@
 //! Integration tests: the real `clauster` binary, a throwaway HOME, the repo's fake
 //! `claude`, loopback only. One test binary (modules below) keeps linking cheap.
 
+mod auth;
 mod bridges;
 mod cli;
 mod common;

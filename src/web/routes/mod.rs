@@ -2,6 +2,7 @@
 //! snapshot, map the reply.
 
 pub mod assets;
+pub mod auth;
 pub mod doctor;
 pub mod health;
 pub mod instances;

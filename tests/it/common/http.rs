@@ -24,6 +24,21 @@ impl Response {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 
+    /// Every value of a header (e.g. several `Set-Cookie`).
+    pub fn headers_named(&self, name: &str) -> Vec<&str> {
+        self.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+    }
+
+    /// The whole `Set-Cookie` header for cookie `name`, attributes included.
+    pub fn set_cookie(&self, name: &str) -> Option<&str> {
+        self.headers_named("set-cookie").into_iter().find(|v| v.starts_with(&format!("{name}=")))
+    }
+
+    /// `name=value` from the response's `Set-Cookie`, ready for a `Cookie` header.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.set_cookie(name).map(|v| v.split(';').next().unwrap().trim().to_string())
+    }
+
     /// The `detail` of a JSON error body.
     pub fn detail(&self) -> String {
         self.json()["detail"].as_str().unwrap_or_else(|| panic!("no detail in {}", self.text())).to_string()
@@ -47,6 +62,35 @@ pub fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], b
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
     parse(&raw)
+}
+
+/// Sends `raw` bytes as they are (for requests the helper above would not make, such as a
+/// Content-Length that lies) and reads one response, returning as soon as it is complete:
+/// a server that answered before reading a promised body may hold the socket open.
+pub fn raw(addr: &str, raw: &[u8]) -> Response {
+    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    s.set_read_timeout(Some(super::PATIENCE)).unwrap();
+    s.write_all(raw).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        if let Some(split) = out.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&out[..split]).to_ascii_lowercase();
+            let length =
+                head.lines().find_map(|l| l.strip_prefix("content-length:")).map(|v| v.trim().parse::<usize>());
+            if let Some(Ok(n)) = length
+                && out.len() >= split + 4 + n
+            {
+                break;
+            }
+        }
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("reading the response from {addr}: {e}"),
+        }
+    }
+    parse(&out)
 }
 
 fn parse(raw: &[u8]) -> Response {
