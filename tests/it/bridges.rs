@@ -439,3 +439,29 @@ fn cpu_and_memory_are_reported_while_someone_watches() {
     let stopped = srv.request("DELETE", "/api/instances/alpha", &[], None).json();
     assert!(stopped["rss_bytes"].is_null() && stopped["cpu_percent"].is_null());
 }
+
+/// CPU ticks (user + system) used by `pid` so far.
+fn cpu_ticks(pid: u32) -> u64 {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let f: Vec<&str> = s.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn a_running_bridge_costs_clauster_next_to_nothing() {
+    // The bridge logs 5 lines a second; clauster reads each as it lands. Its own reads
+    // must never wake it again (a feedback loop once cost 160 % CPU).
+    let (_fx, srv) = setup(&["alpha"], "", &[("FAKE_CLAUDE_LOG_RATE", "5")]);
+    start(&srv, "alpha");
+    std::thread::sleep(Duration::from_millis(500));
+    let t0 = cpu_ticks(srv.pid());
+    std::thread::sleep(Duration::from_secs(2));
+    let running = cpu_ticks(srv.pid()) - t0;
+    assert!(running <= 20, "{running} ticks in 2 s with one quiet bridge (a generous bound)");
+    srv.request("DELETE", "/api/instances/alpha", &[], None);
+    std::thread::sleep(Duration::from_millis(300));
+    let t1 = cpu_ticks(srv.pid());
+    std::thread::sleep(Duration::from_secs(2));
+    let stopped = cpu_ticks(srv.pid()) - t1;
+    assert!(stopped <= 10, "{stopped} ticks in 2 s with no bridge running");
+}

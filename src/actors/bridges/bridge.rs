@@ -328,7 +328,7 @@ impl BridgeActor {
         }
         if self.inst.status == Status::Starting && m.is_ready() && alive {
             self.inst.status = Status::Running;
-            tracing::info!(project = %self.inst.project, env = ?self.inst.environment_id, "bridge running");
+            tracing::info!(project = %self.inst.project, env = self.inst.environment_id.as_deref().unwrap_or(""), "bridge running");
             if self.inst.starter_session_id.is_none() {
                 self.backfill_session(ctx);
             }
@@ -376,7 +376,9 @@ impl BridgeActor {
     fn finish_exit(&mut self, run: Run, e: Exited, uptime: Duration, stderr: &str, ctx: &mut Context<Self>) {
         self.cancel_timers(ctx);
         let class = markers::classify(run.by_us, stderr, &self.markers, e.code);
-        tracing::info!(project = %self.inst.project, ?class, code = ?e.code, signal = ?e.signal, "bridge exited");
+        let (code, signal) =
+            (e.code.map_or_else(String::new, |c| c.to_string()), e.signal.map_or_else(String::new, |s| s.to_string()));
+        tracing::info!(project = %self.inst.project, ?class, code, signal, "bridge exited");
         let was = self.inst.status;
         self.inst.bridge_pid = None;
         self.inst.cpu_percent = None;

@@ -160,7 +160,9 @@ impl BridgesActor {
     fn watch_logs(&mut self, ctx: &mut Context<Self>) {
         let addr = ctx.address();
         let handler = move |res: notify::Result<notify::Event>| {
-            if let Ok(ev) = res {
+            if let Ok(ev) = res
+                && changes_content(&ev.kind)
+            {
                 for p in ev.paths {
                     if let Some(project) = process::project_of_log(&p) {
                         addr.do_send(RouteLog { project: project.to_owned(), path: p.clone() });
@@ -224,6 +226,19 @@ impl BridgesActor {
     }
 }
 
+/// Whether an event can mean new bytes to read. Opening, reading and closing a file we
+/// only read are events too, and our own reads cause them: reacting to those would make
+/// every read trigger the next one.
+fn changes_content(kind: &notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        EventKind::Modify(ModifyKind::Metadata(_)) => false,
+        _ => true,
+    }
+}
+
 /// Maps a Launch reply to the API result: a bridge that ended in error is an error.
 fn launched(res: Result<Instance, MailboxError>) -> Result<Instance, BridgeError> {
     let inst = res.map_err(|_| BridgeError::Unavailable("the bridge is restarting; retry in a moment".into()))?;
@@ -237,6 +252,22 @@ fn launched(res: Result<Instance, MailboxError>) -> Result<Instance, BridgeError
 }
 
 /// A file in the logs folder changed.
+#[cfg(test)]
+mod tests {
+    use super::changes_content;
+    use notify::event::{AccessKind, AccessMode, CreateKind, DataChange, EventKind, MetadataKind, ModifyKind};
+
+    #[test]
+    fn only_content_changes_trigger_a_read() {
+        assert!(changes_content(&EventKind::Modify(ModifyKind::Data(DataChange::Any))));
+        assert!(changes_content(&EventKind::Create(CreateKind::File)));
+        assert!(changes_content(&EventKind::Access(AccessKind::Close(AccessMode::Write))));
+        assert!(!changes_content(&EventKind::Access(AccessKind::Open(AccessMode::Any))));
+        assert!(!changes_content(&EventKind::Access(AccessKind::Close(AccessMode::Read))));
+        assert!(!changes_content(&EventKind::Modify(ModifyKind::Metadata(MetadataKind::Any))));
+    }
+}
+
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 struct RouteLog {
