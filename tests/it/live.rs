@@ -141,3 +141,22 @@ fn thousands_of_viewers_coming_and_going_leave_nothing_running() {
     assert_eq!(status.code(), Some(0));
     assert!(took < Duration::from_secs(5), "{took:?}");
 }
+
+#[test]
+fn a_client_close_is_answered_with_its_code() {
+    let (_fx, srv) = trusted(&["alpha"], &[]);
+    let mut ws = Ws::connect(&srv.addr, "/ws/events");
+    assert!(matches!(ws.next(Duration::from_secs(5)), Next::Text(_)), "the snapshot comes first");
+    let frame = tungstenite::protocol::CloseFrame {
+        code: tungstenite::protocol::frame::coding::CloseCode::Away,
+        reason: "bye".into(),
+    };
+    ws.0.close(Some(frame)).unwrap();
+    let answer = loop {
+        match ws.next(Duration::from_secs(5)) {
+            Next::Text(_) => continue, // events already on their way
+            other => break other,
+        }
+    };
+    assert_eq!(answer, Next::Closed(Some(1001)));
+}

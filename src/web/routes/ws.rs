@@ -46,6 +46,7 @@ async fn stream_log(
         let _ = session.close(Some(reason)).await;
         return;
     };
+    let mut closing: Option<CloseReason> = None;
     for frame in frames(backlog.iter()) {
         if session.text(frame).await.is_err() {
             return;
@@ -56,7 +57,9 @@ async fn stream_log(
             msg = stream.recv() => match msg {
                 // A failed pong shows up on the next send.
                 Some(Ok(Message::Ping(b))) => drop(session.pong(&b).await),
-                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                // Answer a client's close with its own code, as the protocol asks.
+                Some(Ok(Message::Close(reason))) => { closing = reason; break }
+                Some(Err(_)) | None => break,
                 _ => {}
             },
             batch = rx.recv() => {
@@ -88,7 +91,7 @@ async fn stream_log(
             _ = shutdown.changed() => break,
         }
     }
-    let _ = session.close(None).await;
+    let _ = session.close(closing).await;
 }
 
 fn skipped(n: u64) -> String {
@@ -138,11 +141,13 @@ async fn stream_events(
     if session.text(snapshot_json(&snap)).await.is_err() {
         return;
     }
+    let mut closing: Option<CloseReason> = None;
     loop {
         let text = tokio::select! {
             msg = stream.recv() => match msg {
                 Some(Ok(Message::Ping(b))) => { drop(session.pong(&b).await); continue }
-                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                Some(Ok(Message::Close(reason))) => { closing = reason; break }
+                Some(Err(_)) | None => break,
                 _ => continue,
             },
             d = sub.recv() => match d {
@@ -156,7 +161,7 @@ async fn stream_events(
             return;
         }
     }
-    let _ = session.close(None).await;
+    let _ = session.close(closing).await;
 }
 
 /// `{"type":"snapshot", "seq", "projects", "instances", "sessions", "claude", "children"}`.
