@@ -21,6 +21,7 @@ pub mod messages;
 pub mod names;
 pub mod password;
 pub mod procs;
+pub mod provision;
 pub mod redact;
 pub mod restart;
 pub mod state_file;

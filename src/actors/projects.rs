@@ -19,9 +19,10 @@ use super::supervisor::ExitGuard;
 use crate::bus::EventBus;
 use crate::claude_json;
 use crate::discovery::{self, Found};
-use crate::messages::commands::{ProjectsError, RescanProjects, TrustProject};
+use crate::messages::commands::{CreateProject, ProjectsError, RescanProjects, TrustProject};
 use crate::messages::{Event, Project, ProjectList, TrustState};
 use crate::names::is_valid_project_name;
+use crate::provision::{self, CreateError};
 use crate::trust::TrustIndex;
 
 /// What the actor needs from the config, fixed for its lifetime.
@@ -299,6 +300,44 @@ impl Handler<TrustProject> for ProjectsActor {
             act.trust_gen += 1;
             act.publish(act.bus.snapshot().projects_error);
             act.bus.snapshot().projects.get(&name).cloned().ok_or(ProjectsError::NotFound(name))
+        }))
+    }
+}
+
+impl Handler<CreateProject> for ProjectsActor {
+    type Result = ResponseActFuture<Self, Result<(), CreateError>>;
+
+    /// The folder work runs on a blocking thread and `git init` as a tokio process, both
+    /// inside the actor's context: a client that disconnects cannot cut the cleanup short.
+    fn handle(&mut self, msg: CreateProject, _: &mut Context<Self>) -> Self::Result {
+        let root = self.cfg.root.clone();
+        let job = async move {
+            let target = provision::target(&root, &msg.name)?;
+            let (t, name, want_git) = (target.clone(), msg.name.clone(), msg.git_init);
+            // git is looked up before the folder exists, so a missing git leaves nothing behind.
+            let git = tokio::task::spawn_blocking(move || {
+                let git = match want_git {
+                    true => {
+                        Some(provision::find_git(std::env::var_os("PATH").as_deref()).ok_or(CreateError::GitMissing)?)
+                    }
+                    false => None,
+                };
+                provision::make_dir(&t, &name).map(|()| git)
+            })
+            .await
+            .map_err(|e| CreateError::Io(e.to_string()))??;
+            if let Some(git) = git
+                && let Err(e) = provision::git_init(&git, &target, provision::GIT_INIT_TIMEOUT).await
+            {
+                let _ = tokio::task::spawn_blocking(move || provision::remove_dir(&target)).await;
+                return Err(e);
+            }
+            Ok(())
+        };
+        Box::pin(job.into_actor(self).map(|res, act, ctx| {
+            // Even a failure may have touched the root; a rescan is cheap and exact.
+            act.request(Dirty { scan: true, trust: false }, false, ctx);
+            res
         }))
     }
 }

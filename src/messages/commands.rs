@@ -30,3 +30,12 @@ pub struct TrustProject {
 #[derive(Debug, Message, Default)]
 #[rtype(result = "()")]
 pub struct RescanProjects;
+
+/// Create an empty project folder under projects_root (optionally `git init` it), then
+/// rescan. Replies once the folder exists; the caller reads the project from the snapshot.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), crate::provision::CreateError>")]
+pub struct CreateProject {
+    pub name: String,
+    pub git_init: bool,
+}

@@ -57,7 +57,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(resource("/healthz").route(web::get().to(health::healthz)))
     .service(resource("/login").route(web::get().to(auth::login_page)).route(web::post().to(auth::login)))
     .service(resource("/logout").route(web::get().to(auth::logout_page)).route(web::post().to(auth::logout)))
-    .service(resource("/api/projects").route(web::get().to(projects::list)))
+    .service(resource("/api/projects").route(web::get().to(projects::list)).route(web::post().to(projects::create)))
     .service(resource("/api/projects/{name}/trust").route(web::post().to(projects::trust)))
     .service(resource("/api/doctor").route(web::get().to(doctor::doctor)))
     .service(resource("/api/instances").route(web::get().to(instances::list)).route(web::post().to(instances::start)))

@@ -10,5 +10,6 @@ mod discovery;
 mod http_api;
 mod lifecycle;
 mod live;
+mod projects_create;
 mod sessions;
 mod trust;

@@ -1,10 +1,16 @@
-//! `/api/projects`: the list (pre-rendered JSON from the snapshot) and the Trust action.
+//! `/api/projects`: the list (pre-rendered JSON from the snapshot), Create and the Trust
+//! action.
 
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::Value;
 
-use crate::messages::commands::TrustProject;
+use crate::messages::commands::{CreateProject, TrustProject};
 use crate::names::is_valid_project_name;
+use crate::provision::{CreateError, truthy};
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
 
@@ -42,4 +48,44 @@ pub async fn trust(state: web::Data<AppState>, name: web::Path<String>) -> Resul
     let addr = state.tree.projects.get().ok_or_else(|| state.unavailable("projects"))?;
     let project = addr.send(TrustProject { name }).await.map_err(|_| state.unavailable("projects"))??;
     Ok(HttpResponse::Ok().json(project))
+}
+
+/// `POST /api/projects {"name", "git_init"?}`: 201 with the new project as the list now
+/// shows it (every dashboard gets the same card over `/ws/events`).
+pub async fn create(state: web::Data<AppState>, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
+    let obj = body.as_object().ok_or_else(|| ApiError::unprocessable("the body must be a JSON object"))?;
+    let name = obj
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::unprocessable("body must include a 'name' string"))?
+        .to_owned();
+    if !is_valid_project_name(&name) {
+        return Err(CreateError::InvalidName(name).into());
+    }
+    let git_init = truthy(obj.get("git_init"));
+    state.ready_snapshot().await?;
+    let addr = state.tree.projects.get().ok_or_else(|| state.unavailable("projects"))?;
+    addr.send(CreateProject { name: name.clone(), git_init }).await.map_err(|_| state.unavailable("projects"))??;
+    // The actor rescans after creating; wait for the scan that sees the finished folder.
+    let mut rx = state.bus.watch();
+    let seen = rx.wait_for(|s| s.projects.get(&name).is_some_and(|p| p.is_git_repo || !git_init));
+    let project = match tokio::time::timeout(Duration::from_secs(10), seen).await {
+        Ok(Ok(snap)) => snap.projects.get(&name).cloned(),
+        _ => None,
+    };
+    let project = project.ok_or(CreateError::NotListed(name))?;
+    Ok(HttpResponse::Created().json(project))
+}
+
+impl From<CreateError> for ApiError {
+    fn from(e: CreateError) -> ApiError {
+        let status = match &e {
+            CreateError::InvalidName(_) | CreateError::Io(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            CreateError::Exists(_) => StatusCode::CONFLICT,
+            CreateError::GitFailed(_) => StatusCode::BAD_REQUEST,
+            CreateError::GitMissing | CreateError::NotListed(_) => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        ApiError::new(status, e.to_string())
+    }
 }
