@@ -10,6 +10,7 @@ pub mod auth;
 pub mod bus;
 pub mod claude_cli;
 pub mod claude_json;
+pub mod claude_md;
 pub mod cli;
 pub mod config;
 pub mod discovery;

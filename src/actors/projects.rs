@@ -18,8 +18,9 @@ use notify::{EventKind, RecursiveMode, Watcher};
 use super::supervisor::ExitGuard;
 use crate::bus::EventBus;
 use crate::claude_json;
+use crate::claude_md::{self, ClaudeMdError};
 use crate::discovery::{self, Found};
-use crate::messages::commands::{CreateProject, ProjectsError, RescanProjects, TrustProject};
+use crate::messages::commands::{CreateProject, ProjectsError, RescanProjects, SaveClaudeMd, TrustProject};
 use crate::messages::{Event, Project, ProjectList, TrustState};
 use crate::names::is_valid_project_name;
 use crate::provision::{self, CreateError};
@@ -38,6 +39,8 @@ pub struct ProjectsConfig {
     pub fallback_interval: Duration,
     /// How long to let a burst of events settle before refreshing.
     pub settle: Duration,
+    /// `<state_dir>/claude_md_audit.log`: one line per CLAUDE.md save.
+    pub claude_md_audit: PathBuf,
 }
 
 /// Which inputs a refresh must re-read.
@@ -80,6 +83,9 @@ pub struct ProjectsActor {
     dirty: Dirty,
     in_flight: bool,
     settle_timer: Option<SpawnHandle>,
+    /// Held across a CLAUDE.md save's check-and-write, so two saves from the same base
+    /// cannot both pass the hash check.
+    claude_md_lock: Arc<Mutex<()>>,
 }
 
 impl ProjectsActor {
@@ -96,6 +102,7 @@ impl ProjectsActor {
             dirty: Dirty::default(),
             in_flight: false,
             settle_timer: None,
+            claude_md_lock: Arc::default(),
         }
     }
 
@@ -338,6 +345,34 @@ impl Handler<CreateProject> for ProjectsActor {
             // Even a failure may have touched the root; a rescan is cheap and exact.
             act.request(Dirty { scan: true, trust: false }, false, ctx);
             res
+        }))
+    }
+}
+
+impl Handler<SaveClaudeMd> for ProjectsActor {
+    type Result = ResponseActFuture<Self, Result<claude_md::Doc, ClaudeMdError>>;
+
+    fn handle(&mut self, msg: SaveClaudeMd, _: &mut Context<Self>) -> Self::Result {
+        let Some(found) = self.found.iter().find(|f| f.name == msg.name) else {
+            return Box::pin(fut::ready(Err(ClaudeMdError::NoSuchProject(msg.name))));
+        };
+        let trusted = found.real_path.as_ref().is_some_and(|r| self.trust.is_trusted(r));
+        let (dir, lock, audit) = (found.path.clone(), self.claude_md_lock.clone(), self.cfg.claude_md_audit.clone());
+        let save = tokio::task::spawn_blocking(move || {
+            let _held = lock.lock().unwrap_or_else(|e| e.into_inner());
+            claude_md::save(&claude_md::Save {
+                project: &msg.name,
+                dir: &dir,
+                trusted,
+                content: &msg.content,
+                base_sha256: msg.base_sha256.as_deref(),
+                user: &msg.user,
+                audit_log: &audit,
+            })
+        });
+        Box::pin(save.into_actor(self).map(|res, act, ctx| {
+            act.request(Dirty { scan: true, trust: false }, false, ctx);
+            res.map_err(|e| ClaudeMdError::Write(format!("the save was interrupted ({e}); retry")))?
         }))
     }
 }

@@ -81,6 +81,7 @@ async fn serve(config: Arc<Loaded>, listener: TcpListener, auth: Arc<Auth>) -> a
             .collect(),
         fallback_interval: Duration::from_secs(60),
         settle: Duration::from_millis(20),
+        claude_md_audit: config.config.state_dir.join("claude_md_audit.log"),
     };
     let bridges = bridges_setup(&config, home);
     let tree = actors::start(config.clone(), projects_cfg, bridges, bus.clone());

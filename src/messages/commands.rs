@@ -39,3 +39,15 @@ pub struct CreateProject {
     pub name: String,
     pub git_init: bool,
 }
+
+/// Save a project's CLAUDE.md (trust-gated, hash-guarded, audited); replies with the new
+/// document.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<crate::claude_md::Doc, crate::claude_md::ClaudeMdError>")]
+pub struct SaveClaudeMd {
+    pub name: String,
+    pub content: String,
+    pub base_sha256: Option<String>,
+    /// Who saves, for the audit log.
+    pub user: String,
+}

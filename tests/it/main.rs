@@ -3,6 +3,7 @@
 
 mod auth;
 mod bridges;
+mod claude_md;
 mod cli;
 mod common;
 mod config;
