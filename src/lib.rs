@@ -29,4 +29,5 @@ pub mod state_file;
 pub mod tail;
 pub mod time;
 pub mod trust;
+pub mod usage;
 pub mod web;

@@ -83,11 +83,20 @@ async fn serve(config: Arc<Loaded>, listener: TcpListener, auth: Arc<Auth>) -> a
         settle: Duration::from_millis(20),
         claude_md_audit: config.config.state_dir.join("claude_md_audit.log"),
     };
+    let transcripts = home.join(".claude/projects");
     let bridges = bridges_setup(&config, home);
     let tree = actors::start(config.clone(), projects_cfg, bridges, bus.clone());
     let addr = listener.local_addr().context("reading the bound address")?;
     let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
-    let state = web::Data::new(AppState { bus, tree, config: config.clone(), templates: templates()?, auth, shutdown });
+    let state = web::Data::new(AppState {
+        bus,
+        tree,
+        config: config.clone(),
+        templates: templates()?,
+        auth,
+        shutdown,
+        usage: Arc::new(crate::usage::Cache::new(transcripts)),
+    });
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
     let server = crate::web::serve(state, listener, workers).context("starting the HTTP server")?;
     tracing::info!(projects_root = %config.projects_root().display(), "listening on http://{addr}");

@@ -63,6 +63,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(claude_md::get))
             .route(web::put().to(claude_md::put)),
     )
+    .service(resource("/api/projects/{name}/usage").route(web::get().to(projects::usage)))
     .service(resource("/api/projects/{name}/trust").route(web::post().to(projects::trust)))
     .service(resource("/api/doctor").route(web::get().to(doctor::doctor)))
     .service(resource("/api/instances").route(web::get().to(instances::list)).route(web::post().to(instances::start)))

@@ -14,3 +14,4 @@ mod live;
 mod projects_create;
 mod sessions;
 mod trust;
+mod usage;

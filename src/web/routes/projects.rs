@@ -89,3 +89,24 @@ impl From<CreateError> for ApiError {
         ApiError::new(status, e.to_string())
     }
 }
+
+/// `GET /api/projects/{name}/usage`: token totals and an approximate cost from the
+/// project's session transcripts. A valid name that is not (or no longer) a project
+/// answers zeros: its transcripts may outlive the folder.
+pub async fn usage(state: web::Data<AppState>, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let name = name.into_inner();
+    if !is_valid_project_name(&name) {
+        return Err(CreateError::InvalidName(name).into());
+    }
+    // Claude Code records its working directory with symlinks resolved; the configured
+    // path is read too, for transcripts written under it.
+    let mut dirs = vec![state.config.projects_root().join(&name)];
+    if let Some(real) = state.bus.snapshot().projects.get(&name).and_then(|p| p.real_path.clone()) {
+        dirs.push(real);
+    }
+    let cache = state.usage.clone();
+    let summary = web::block(move || cache.summary(&dirs))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("usage scan interrupted ({e}); retry")))?;
+    Ok(HttpResponse::Ok().json(summary.to_json(&name, state.config.config.usage.show_cost)))
+}
