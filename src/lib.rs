@@ -25,6 +25,7 @@ pub mod procs;
 pub mod provision;
 pub mod redact;
 pub mod restart;
+pub mod ssrf;
 pub mod state_file;
 pub mod tail;
 pub mod time;
