@@ -11,6 +11,7 @@ pub mod bus;
 pub mod claude_cli;
 pub mod claude_json;
 pub mod claude_md;
+pub mod clone_job;
 pub mod cli;
 pub mod config;
 pub mod discovery;

@@ -19,8 +19,11 @@ use super::supervisor::ExitGuard;
 use crate::bus::EventBus;
 use crate::claude_json;
 use crate::claude_md::{self, ClaudeMdError};
+use crate::clone_job::{self, CloneJobs};
 use crate::discovery::{self, Found};
-use crate::messages::commands::{CreateProject, ProjectsError, RescanProjects, SaveClaudeMd, TrustProject};
+use crate::messages::commands::{
+    CloneProject, CreateProject, ProjectsError, RescanProjects, SaveClaudeMd, TrustProject,
+};
 use crate::messages::{Event, Project, ProjectList, TrustState};
 use crate::names::is_valid_project_name;
 use crate::provision::{self, CreateError};
@@ -41,6 +44,17 @@ pub struct ProjectsConfig {
     pub settle: Duration,
     /// `<state_dir>/claude_md_audit.log`: one line per CLAUDE.md save.
     pub claude_md_audit: PathBuf,
+    /// The `clone.*` settings that apply to every job.
+    pub clone: CloneSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct CloneSettings {
+    pub policy: crate::ssrf::Policy,
+    pub timeout: Duration,
+    pub max_mb: u64,
+    /// Shared with the web layer, which streams each job's progress.
+    pub jobs: Arc<CloneJobs>,
 }
 
 /// Which inputs a refresh must re-read.
@@ -374,6 +388,36 @@ impl Handler<SaveClaudeMd> for ProjectsActor {
             act.request(Dirty { scan: true, trust: false }, false, ctx);
             res.map_err(|e| ClaudeMdError::Write(format!("the save was interrupted ({e}); retry")))?
         }))
+    }
+}
+
+impl Handler<CloneProject> for ProjectsActor {
+    type Result = String;
+
+    /// The job runs in the actor's context (git is the actor's process); it rescans when
+    /// done and forgets the job a minute later.
+    fn handle(&mut self, msg: CloneProject, ctx: &mut Context<Self>) -> String {
+        let c = &self.cfg.clone;
+        let (id, tx) = c.jobs.create();
+        let spec = clone_job::CloneSpec {
+            name: msg.name,
+            url: msg.url,
+            shallow: msg.shallow,
+            root: self.cfg.root.clone(),
+            policy: c.policy.clone(),
+            timeout: c.timeout,
+            max_mb: c.max_mb,
+        };
+        let (jobs, job_id) = (c.jobs.clone(), id.clone());
+        let job = async move {
+            clone_job::run(spec, &tx).await;
+            (jobs, job_id)
+        };
+        ctx.spawn(job.into_actor(self).map(|(jobs, job_id), act, ctx| {
+            act.request(Dirty { scan: true, trust: false }, false, ctx);
+            ctx.run_later(clone_job::KEEP_FINISHED, move |_, _| jobs.forget(&job_id));
+        }));
+        id
     }
 }
 

@@ -51,3 +51,13 @@ pub struct SaveClaudeMd {
     /// Who saves, for the audit log.
     pub user: String,
 }
+
+/// Start cloning `url` into projects_root/`name` in the background (the request has
+/// already checked the name and the URL); replies with the job id at once.
+#[derive(Debug, Message)]
+#[rtype(result = "String")]
+pub struct CloneProject {
+    pub name: String,
+    pub url: String,
+    pub shallow: bool,
+}

@@ -63,6 +63,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(claude_md::get))
             .route(web::put().to(claude_md::put)),
     )
+    .service(resource("/api/projects/clone").route(web::post().to(projects::clone)))
     .service(resource("/api/projects/{name}/usage").route(web::get().to(projects::usage)))
     .service(resource("/api/projects/{name}/trust").route(web::post().to(projects::trust)))
     .service(resource("/api/doctor").route(web::get().to(doctor::doctor)))
@@ -76,6 +77,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(resource("/api/sessions").route(web::get().to(instances::sessions)))
     .service(resource("/ws/bridge-log/{name}").route(web::get().to(ws::bridge_log)))
     .service(resource("/ws/events").route(web::get().to(ws::events)))
+    .service(resource("/ws/clone-progress/{job_id}").route(web::get().to(ws::clone_progress)))
     .service(resource("/static/{path:.*}").route(web::get().to(assets::get)))
     .default_service(web::to(error::not_found));
 }

@@ -19,6 +19,8 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     /// Parsed session transcripts for the usage route, reused while unchanged.
     pub usage: Arc<crate::usage::Cache>,
+    /// Clone jobs by id (the Projects actor runs them; `/ws/clone-progress` follows them).
+    pub clones: Arc<crate::clone_job::CloneJobs>,
 }
 
 impl AppState {

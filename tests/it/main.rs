@@ -5,6 +5,7 @@ mod auth;
 mod bridges;
 mod claude_md;
 mod cli;
+mod clone;
 mod common;
 mod config;
 mod discovery;

@@ -110,3 +110,41 @@ pub async fn usage(state: web::Data<AppState>, name: web::Path<String>) -> Resul
         .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("usage scan interrupted ({e}); retry")))?;
     Ok(HttpResponse::Ok().json(summary.to_json(&name, state.config.config.usage.show_cost)))
 }
+
+/// `POST /api/projects/clone {"name", "url", "shallow"?}`: checks the name and the URL
+/// (scheme, resolution, address classes) here, so a bad request fails at once; then 202
+/// with the job id to follow on `/ws/clone-progress/{job_id}`.
+pub async fn clone(
+    state: web::Data<AppState>,
+    body: Result<web::Json<Value>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
+    let cfg = &state.config.config.clone;
+    if !cfg.enabled {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "clone is disabled in config"));
+    }
+    let body = body.map_err(|e| ApiError::unprocessable(format!("invalid JSON body: {e}")))?;
+    let text = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError::unprocessable(format!("body must include a '{k}' string")))
+    };
+    let (name, url) = (text("name")?, text("url")?);
+    let target = crate::provision::target(state.config.projects_root(), &name)?;
+    if tokio::fs::symlink_metadata(&target).await.is_ok() {
+        return Err(CreateError::Exists(name).into());
+    }
+    let policy = crate::ssrf::Policy::from_config(cfg);
+    crate::ssrf::validate(&url, &policy).await.map_err(|e| {
+        let status = if e.is_blocked() { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY };
+        ApiError::new(status, e.to_string())
+    })?;
+    let shallow = truthy(body.get("shallow"));
+    let addr = state.tree.projects.get().ok_or_else(|| state.unavailable("projects"))?;
+    let job_id = addr
+        .send(crate::messages::commands::CloneProject { name: name.clone(), url, shallow })
+        .await
+        .map_err(|_| state.unavailable("projects"))?;
+    Ok(HttpResponse::Accepted().json(serde_json::json!({ "job_id": job_id, "name": name })))
+}
