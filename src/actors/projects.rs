@@ -18,10 +18,15 @@ use notify::{EventKind, RecursiveMode, Watcher};
 use super::supervisor::ExitGuard;
 use crate::bus::EventBus;
 use crate::claude_json;
+use crate::claude_md::{self, ClaudeMdError};
+use crate::clone_job::{self, CloneJobs};
 use crate::discovery::{self, Found};
-use crate::messages::commands::{ProjectsError, RescanProjects, TrustProject};
+use crate::messages::commands::{
+    CloneProject, CreateProject, ProjectsError, RescanProjects, SaveClaudeMd, TrustProject,
+};
 use crate::messages::{Event, Project, ProjectList, TrustState};
 use crate::names::is_valid_project_name;
+use crate::provision::{self, CreateError};
 use crate::trust::TrustIndex;
 
 /// What the actor needs from the config, fixed for its lifetime.
@@ -37,6 +42,19 @@ pub struct ProjectsConfig {
     pub fallback_interval: Duration,
     /// How long to let a burst of events settle before refreshing.
     pub settle: Duration,
+    /// `<state_dir>/claude_md_audit.log`: one line per CLAUDE.md save.
+    pub claude_md_audit: PathBuf,
+    /// The `clone.*` settings that apply to every job.
+    pub clone: CloneSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct CloneSettings {
+    pub policy: crate::ssrf::Policy,
+    pub timeout: Duration,
+    pub max_mb: u64,
+    /// Shared with the web layer, which streams each job's progress.
+    pub jobs: Arc<CloneJobs>,
 }
 
 /// Which inputs a refresh must re-read.
@@ -79,6 +97,9 @@ pub struct ProjectsActor {
     dirty: Dirty,
     in_flight: bool,
     settle_timer: Option<SpawnHandle>,
+    /// Held across a CLAUDE.md save's check-and-write, so two saves from the same base
+    /// cannot both pass the hash check.
+    claude_md_lock: Arc<Mutex<()>>,
 }
 
 impl ProjectsActor {
@@ -95,6 +116,7 @@ impl ProjectsActor {
             dirty: Dirty::default(),
             in_flight: false,
             settle_timer: None,
+            claude_md_lock: Arc::default(),
         }
     }
 
@@ -300,6 +322,102 @@ impl Handler<TrustProject> for ProjectsActor {
             act.publish(act.bus.snapshot().projects_error);
             act.bus.snapshot().projects.get(&name).cloned().ok_or(ProjectsError::NotFound(name))
         }))
+    }
+}
+
+impl Handler<CreateProject> for ProjectsActor {
+    type Result = ResponseActFuture<Self, Result<(), CreateError>>;
+
+    /// The folder work runs on a blocking thread and `git init` as a tokio process, both
+    /// inside the actor's context: a client that disconnects cannot cut the cleanup short.
+    fn handle(&mut self, msg: CreateProject, _: &mut Context<Self>) -> Self::Result {
+        let root = self.cfg.root.clone();
+        let job = async move {
+            let target = provision::target(&root, &msg.name)?;
+            let (t, name, want_git) = (target.clone(), msg.name.clone(), msg.git_init);
+            // git is looked up before the folder exists, so a missing git leaves nothing behind.
+            let git = tokio::task::spawn_blocking(move || {
+                let git = match want_git {
+                    true => {
+                        Some(provision::find_git(std::env::var_os("PATH").as_deref()).ok_or(CreateError::GitMissing)?)
+                    }
+                    false => None,
+                };
+                provision::make_dir(&t, &name).map(|()| git)
+            })
+            .await
+            .map_err(|e| CreateError::Io(e.to_string()))??;
+            if let Some(git) = git
+                && let Err(e) = provision::git_init(&git, &target, provision::GIT_INIT_TIMEOUT).await
+            {
+                let _ = tokio::task::spawn_blocking(move || provision::remove_dir(&target)).await;
+                return Err(e);
+            }
+            Ok(())
+        };
+        Box::pin(job.into_actor(self).map(|res, act, ctx| {
+            // Even a failure may have touched the root; a rescan is cheap and exact.
+            act.request(Dirty { scan: true, trust: false }, false, ctx);
+            res
+        }))
+    }
+}
+
+impl Handler<SaveClaudeMd> for ProjectsActor {
+    type Result = ResponseActFuture<Self, Result<claude_md::Doc, ClaudeMdError>>;
+
+    fn handle(&mut self, msg: SaveClaudeMd, _: &mut Context<Self>) -> Self::Result {
+        let Some(found) = self.found.iter().find(|f| f.name == msg.name) else {
+            return Box::pin(fut::ready(Err(ClaudeMdError::NoSuchProject(msg.name))));
+        };
+        let trusted = found.real_path.as_ref().is_some_and(|r| self.trust.is_trusted(r));
+        let (dir, lock, audit) = (found.path.clone(), self.claude_md_lock.clone(), self.cfg.claude_md_audit.clone());
+        let save = tokio::task::spawn_blocking(move || {
+            let _held = lock.lock().unwrap_or_else(|e| e.into_inner());
+            claude_md::save(&claude_md::Save {
+                project: &msg.name,
+                dir: &dir,
+                trusted,
+                content: &msg.content,
+                base_sha256: msg.base_sha256.as_deref(),
+                user: &msg.user,
+                audit_log: &audit,
+            })
+        });
+        Box::pin(save.into_actor(self).map(|res, act, ctx| {
+            act.request(Dirty { scan: true, trust: false }, false, ctx);
+            res.map_err(|e| ClaudeMdError::Write(format!("the save was interrupted ({e}); retry")))?
+        }))
+    }
+}
+
+impl Handler<CloneProject> for ProjectsActor {
+    type Result = String;
+
+    /// The job runs in the actor's context (git is the actor's process); it rescans when
+    /// done and forgets the job a minute later.
+    fn handle(&mut self, msg: CloneProject, ctx: &mut Context<Self>) -> String {
+        let c = &self.cfg.clone;
+        let (id, tx) = c.jobs.create();
+        let spec = clone_job::CloneSpec {
+            name: msg.name,
+            url: msg.url,
+            shallow: msg.shallow,
+            root: self.cfg.root.clone(),
+            policy: c.policy.clone(),
+            timeout: c.timeout,
+            max_mb: c.max_mb,
+        };
+        let (jobs, job_id) = (c.jobs.clone(), id.clone());
+        let job = async move {
+            clone_job::run(spec, &tx).await;
+            (jobs, job_id)
+        };
+        ctx.spawn(job.into_actor(self).map(|(jobs, job_id), act, ctx| {
+            act.request(Dirty { scan: true, trust: false }, false, ctx);
+            ctx.run_later(clone_job::KEEP_FINISHED, move |_, _| jobs.forget(&job_id));
+        }));
+        id
     }
 }
 

@@ -1,4 +1,4 @@
-//! The command line: `run` (the default), `hash-password` and `doctor`.
+//! The command line: `run` (the default), `hash-password`, `doctor` and `usage`.
 //!
 //! Human messages go to stderr prefixed `clauster: `; only machine output (a hash) goes to
 //! stdout. Exit codes: 0 ok, 1 a failed check or runtime error, 2 bad usage or config.
@@ -6,6 +6,7 @@
 mod doctor;
 mod hash_password;
 mod run;
+mod usage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +38,11 @@ enum Command {
     HashPassword,
     /// Check the config, the claude CLI and its login, the folders, git and the port.
     Doctor,
+    /// Print one session transcript's tokens by model and an approximate cost.
+    Usage {
+        /// A Claude Code transcript (`~/.claude/projects/<folder>/<session>.jsonl`).
+        transcript: PathBuf,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -45,6 +51,7 @@ pub fn main() -> ExitCode {
         Command::Run => run::run(cli.config.as_deref()),
         Command::HashPassword => hash_password::run(),
         Command::Doctor => doctor::run(cli.config.as_deref()),
+        Command::Usage { transcript } => usage::run(&transcript),
     }
 }
 

@@ -68,6 +68,7 @@ pub fn run(explicit: Option<&Path>) -> ExitCode {
 async fn serve(config: Arc<Loaded>, listener: TcpListener, auth: Arc<Auth>) -> anyhow::Result<()> {
     let bus = EventBus::new(bus::DEFAULT_CAPACITY);
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default();
+    let clones = Arc::new(crate::clone_job::CloneJobs::default());
     let projects_cfg = ProjectsConfig {
         root: config.projects_root().to_owned(),
         claude_json: home.join(".claude.json"),
@@ -81,12 +82,29 @@ async fn serve(config: Arc<Loaded>, listener: TcpListener, auth: Arc<Auth>) -> a
             .collect(),
         fallback_interval: Duration::from_secs(60),
         settle: Duration::from_millis(20),
+        claude_md_audit: config.config.state_dir.join("claude_md_audit.log"),
+        clone: actors::projects::CloneSettings {
+            policy: crate::ssrf::Policy::from_config(&config.config.clone),
+            timeout: Duration::from_secs(config.config.clone.timeout_seconds.0.max(1) as u64),
+            max_mb: config.config.clone.max_mb.0.max(0) as u64,
+            jobs: clones.clone(),
+        },
     };
+    let transcripts = home.join(".claude/projects");
     let bridges = bridges_setup(&config, home);
     let tree = actors::start(config.clone(), projects_cfg, bridges, bus.clone());
     let addr = listener.local_addr().context("reading the bound address")?;
     let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
-    let state = web::Data::new(AppState { bus, tree, config: config.clone(), templates: templates()?, auth, shutdown });
+    let state = web::Data::new(AppState {
+        bus,
+        tree,
+        config: config.clone(),
+        templates: templates()?,
+        auth,
+        shutdown,
+        usage: Arc::new(crate::usage::Cache::new(transcripts)),
+        clones,
+    });
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
     let server = crate::web::serve(state, listener, workers).context("starting the HTTP server")?;
     tracing::info!(projects_root = %config.projects_root().display(), "listening on http://{addr}");

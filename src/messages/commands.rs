@@ -30,3 +30,34 @@ pub struct TrustProject {
 #[derive(Debug, Message, Default)]
 #[rtype(result = "()")]
 pub struct RescanProjects;
+
+/// Create an empty project folder under projects_root (optionally `git init` it), then
+/// rescan. Replies once the folder exists; the caller reads the project from the snapshot.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), crate::provision::CreateError>")]
+pub struct CreateProject {
+    pub name: String,
+    pub git_init: bool,
+}
+
+/// Save a project's CLAUDE.md (trust-gated, hash-guarded, audited); replies with the new
+/// document.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<crate::claude_md::Doc, crate::claude_md::ClaudeMdError>")]
+pub struct SaveClaudeMd {
+    pub name: String,
+    pub content: String,
+    pub base_sha256: Option<String>,
+    /// Who saves, for the audit log.
+    pub user: String,
+}
+
+/// Start cloning `url` into projects_root/`name` in the background (the request has
+/// already checked the name and the URL); replies with the job id at once.
+#[derive(Debug, Message)]
+#[rtype(result = "String")]
+pub struct CloneProject {
+    pub name: String,
+    pub url: String,
+    pub shallow: bool,
+}

@@ -21,7 +21,7 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, Resource, web};
 
 use error::ApiError;
-use routes::{assets, auth, doctor, health, instances, pages, projects, ws};
+use routes::{assets, auth, claude_md, doctor, health, instances, pages, projects, ws};
 use state::AppState;
 
 /// Largest JSON body accepted by any route.
@@ -57,7 +57,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(resource("/healthz").route(web::get().to(health::healthz)))
     .service(resource("/login").route(web::get().to(auth::login_page)).route(web::post().to(auth::login)))
     .service(resource("/logout").route(web::get().to(auth::logout_page)).route(web::post().to(auth::logout)))
-    .service(resource("/api/projects").route(web::get().to(projects::list)))
+    .service(resource("/api/projects").route(web::get().to(projects::list)).route(web::post().to(projects::create)))
+    .service(
+        resource("/api/projects/{name}/claude-md")
+            .route(web::get().to(claude_md::get))
+            .route(web::put().to(claude_md::put)),
+    )
+    .service(resource("/api/projects/clone").route(web::post().to(projects::clone)))
+    .service(resource("/api/projects/{name}/usage").route(web::get().to(projects::usage)))
     .service(resource("/api/projects/{name}/trust").route(web::post().to(projects::trust)))
     .service(resource("/api/doctor").route(web::get().to(doctor::doctor)))
     .service(resource("/api/instances").route(web::get().to(instances::list)).route(web::post().to(instances::start)))
@@ -70,6 +77,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(resource("/api/sessions").route(web::get().to(instances::sessions)))
     .service(resource("/ws/bridge-log/{name}").route(web::get().to(ws::bridge_log)))
     .service(resource("/ws/events").route(web::get().to(ws::events)))
+    .service(resource("/ws/clone-progress/{job_id}").route(web::get().to(ws::clone_progress)))
     .service(resource("/static/{path:.*}").route(web::get().to(assets::get)))
     .default_service(web::to(error::not_found));
 }

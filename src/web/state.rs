@@ -17,6 +17,10 @@ pub struct AppState {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// Sessions, login throttle and the guard's settings: the one owner of auth state.
     pub auth: Arc<Auth>,
+    /// Parsed session transcripts for the usage route, reused while unchanged.
+    pub usage: Arc<crate::usage::Cache>,
+    /// Clone jobs by id (the Projects actor runs them; `/ws/clone-progress` follows them).
+    pub clones: Arc<crate::clone_job::CloneJobs>,
 }
 
 impl AppState {

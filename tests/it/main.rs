@@ -3,12 +3,16 @@
 
 mod auth;
 mod bridges;
+mod claude_md;
 mod cli;
+mod clone;
 mod common;
 mod config;
 mod discovery;
 mod http_api;
 mod lifecycle;
 mod live;
+mod projects_create;
 mod sessions;
 mod trust;
+mod usage;

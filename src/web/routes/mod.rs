@@ -3,6 +3,7 @@
 
 pub mod assets;
 pub mod auth;
+pub mod claude_md;
 pub mod doctor;
 pub mod health;
 pub mod instances;

@@ -190,3 +190,61 @@ pub fn event_json(e: &Event) -> String {
         other => serde_json::to_string(other).unwrap_or_default(),
     }
 }
+
+/// `/ws/clone-progress/{job_id}`: the job's state now, then each change, then the
+/// outcome and a normal close. An unknown or forgotten job closes with 1008. Closing the
+/// socket does not stop the clone.
+pub async fn clone_progress(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+    job_id: web::Path<String>,
+) -> actix_web::Result<HttpResponse> {
+    let (res, session, stream) = actix_ws::handle(&req, body)?;
+    let rx = state.clones.watch(&job_id);
+    actix_web::rt::spawn(stream_clone(session, stream, rx, state.shutdown.clone()));
+    Ok(res)
+}
+
+async fn stream_clone(
+    mut session: Session,
+    mut stream: MessageStream,
+    rx: Option<tokio::sync::watch::Receiver<crate::clone_job::JobState>>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let Some(mut rx) = rx else {
+        let reason = CloseReason { code: CloseCode::Policy, description: Some("unknown or expired clone job".into()) };
+        let _ = session.close(Some(reason)).await;
+        return;
+    };
+    let mut send = true;
+    loop {
+        if send {
+            let state = rx.borrow_and_update().clone();
+            if session.text(state.frame()).await.is_err() {
+                return;
+            }
+            if state.outcome.is_some() {
+                let _ = session.close(Some(CloseCode::Normal.into())).await;
+                return;
+            }
+        }
+        tokio::select! {
+            // A value set before the job dropped its sender is still seen (Ok) first.
+            changed = rx.changed() => match changed {
+                Ok(()) => send = true,
+                Err(_) => break,
+            },
+            msg = stream.recv() => {
+                send = false;
+                match msg {
+                    Some(Ok(Message::Ping(b))) => drop(session.pong(&b).await),
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+                    _ => {}
+                }
+            },
+            _ = shutdown.wait_for(|s| *s) => break,
+        }
+    }
+    let _ = session.close(Some(CloseCode::Away.into())).await;
+}
