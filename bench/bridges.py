@@ -249,6 +249,43 @@ def markdown(res: dict) -> str:
     return "\n".join(out + [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows])
 
 
+
+def teardown(tmp: Path, log: Path) -> tuple[str, list[int]]:
+    """Kills the server and every process whose command line mentions `tmp` (the bridges
+    we caused), by PID, waits (bounded) for them to go, reads the server's stderr and
+    removes `tmp`. Returns that stderr and the pids that were still alive."""
+    leftovers: list[int] = []
+    for proc in list(foundation.LIVE):  # the server, by PID
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    for sig in (signal.SIGTERM, signal.SIGKILL):  # bridges we caused, by PID
+        for pid in pids_mentioning(str(tmp)):
+            if sig == signal.SIGTERM:
+                leftovers.append(pid)
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+        for _ in range(100):  # bounded: up to 1 s for them to go
+            if not pids_mentioning(str(tmp)):
+                break
+            time.sleep(0.01)
+    text = log.read_text(errors="replace") if log.exists() else ""
+    shutil.rmtree(tmp, ignore_errors=True)
+    return text, leftovers
+
+
+def save(res: dict, text: str, leftovers: list[int], out: Path) -> list[str]:
+    """Adds the server's WARN/ERROR lines and the leftovers to `res`, writes it as JSON to
+    `out`, and returns the notable lines."""
+    notable = [l for l in text.splitlines() if re.search(r"WARN|ERROR|panic", l, re.I)]
+    res["server_stderr"] = {"lines": len(text.splitlines()), "warn_error_lines": notable[:50]}
+    res["leftover_pids_killed_at_exit"] = leftovers
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=2) + "\n")
+    return notable
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bin", default=str(REPO / "target/release/clauster"))
@@ -318,30 +355,9 @@ def main() -> int:
                 log.read_text(errors="replace").splitlines()[-30:]), file=sys.stderr)
         raise
     finally:
-        for proc in list(foundation.LIVE):  # the server, by PID
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=10)
-        for sig in (signal.SIGTERM, signal.SIGKILL):  # bridges we caused, by PID
-            for pid in pids_mentioning(str(tmp)):
-                if sig == signal.SIGTERM:
-                    leftovers.append(pid)
-                try:
-                    os.kill(pid, sig)
-                except OSError:
-                    pass
-            for _ in range(100):  # bounded: up to 1 s for them to go
-                if not pids_mentioning(str(tmp)):
-                    break
-                time.sleep(0.01)
-        text = log.read_text(errors="replace") if log.exists() else ""
-        shutil.rmtree(tmp, ignore_errors=True)
-    notable = [l for l in text.splitlines() if re.search(r"WARN|ERROR|panic", l, re.I)]
-    res["server_stderr"] = {"lines": len(text.splitlines()), "warn_error_lines": notable[:50]}
-    res["leftover_pids_killed_at_exit"] = leftovers
+        text, leftovers = teardown(tmp, log)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=2) + "\n")
+    notable = save(res, text, leftovers, out)
     print(markdown(res))
     print(f"\n{len(notable)} WARN/ERROR lines in the server's stderr; {len(leftovers)} leftover "
           f"processes killed at exit; CPU tick = {res['cpu_idle']['tick_resolution_pct']} % of the "

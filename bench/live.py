@@ -43,7 +43,7 @@ from types import SimpleNamespace
 
 sys.dont_write_bytecode = True  # no bench/__pycache__ from importing the other benches
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bridges import dist, pids_mentioning, proc_stat, request, start_server  # noqa: E402
+from bridges import dist, pids_mentioning, proc_stat, request, save, start_server, teardown  # noqa: E402
 from foundation import HOST, REPO, mem, stop  # noqa: E402
 import foundation  # noqa: E402
 
@@ -607,30 +607,9 @@ def main() -> int:
             if p.is_alive():
                 p.kill()
                 p.join(5)
-        for p in list(foundation.LIVE):  # the server, by PID
-            if p.poll() is None:
-                p.kill()
-                p.wait(timeout=10)
-        for sig in (signal.SIGTERM, signal.SIGKILL):  # bridges we caused, by PID
-            for pid in pids_mentioning(str(tmp)):
-                if sig == signal.SIGTERM:
-                    leftovers.append(pid)
-                try:
-                    os.kill(pid, sig)
-                except OSError:
-                    pass
-            for _ in range(100):  # bounded: up to 1 s for them to go
-                if not pids_mentioning(str(tmp)):
-                    break
-                time.sleep(0.01)
-        text = log.read_text(errors="replace") if log.exists() else ""
-        shutil.rmtree(tmp, ignore_errors=True)
-    notable = [l for l in text.splitlines() if re.search(r"WARN|ERROR|panic", l, re.I)]
-    res["server_stderr"] = {"lines": len(text.splitlines()), "warn_error_lines": notable[:50]}
-    res["leftover_pids_killed_at_exit"] = leftovers
+        text, leftovers = teardown(tmp, log)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=2) + "\n")
+    notable = save(res, text, leftovers, out)
     print(markdown(res))
     print(f"\n{len(notable)} WARN/ERROR lines in the server's stderr; {len(leftovers)} leftover processes "
           f"killed at exit; load average {res['loadavg_start'][0]:.1f} at start, "
