@@ -8,6 +8,7 @@
 //! limit), [`guard::guard`] (Origin rule and sign-in), then path normalisation,
 //! compression and the route.
 
+pub mod body;
 pub mod error;
 pub mod guard;
 pub mod hardening;

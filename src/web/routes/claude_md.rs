@@ -10,6 +10,7 @@ use crate::claude_md::{self, ClaudeMdError, Doc};
 use crate::messages::Snapshot;
 use crate::messages::commands::SaveClaudeMd;
 use crate::messages::instance::Status;
+use crate::web::body::Body;
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
 
@@ -34,16 +35,8 @@ pub async fn put(
     if snap.projects.get(&name).is_none() {
         return Err(ClaudeMdError::NoSuchProject(name).into());
     }
-    let content = body
-        .get("content")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::unprocessable("body must include a 'content' string"))?
-        .to_owned();
-    let base_sha256 = match body.get("base_sha256") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(ApiError::unprocessable("base_sha256 must be a string")),
-    };
+    let b = Body::new(&body)?;
+    let (content, base_sha256) = (b.string("content")?, b.optional("base_sha256")?);
     let user = match req.extensions().get::<Principal>() {
         None | Some(Principal::Open) => "local".to_owned(),
         Some(p) => p.user().to_owned(),

@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::Value;
 
 use crate::messages::instance::{Instance, ResumeBridge, StartBridge, StartOptions, Status, StopBridge};
+use crate::web::body::Body;
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
 
@@ -46,26 +47,13 @@ fn started(inst: Instance) -> HttpResponse {
 }
 
 fn parse_start(body: &Value) -> Result<(String, StartOptions), ApiError> {
-    let obj = body.as_object().ok_or_else(|| ApiError::unprocessable("the body must be a JSON object"))?;
-    let project = obj
-        .get("project")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| ApiError::unprocessable("body must include a 'project' string"))?
-        .to_owned();
-    let opt = |k: &str| -> Result<Option<String>, ApiError> {
-        match obj.get(k) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(ApiError::unprocessable(format!("{k} must be a string"))),
-        }
-    };
+    let b = Body::new(body)?;
     let options = StartOptions {
-        spawn_mode: opt("spawn_mode")?,
-        permission_mode: opt("permission_mode")?,
-        resume_mode: opt("resume_mode")?,
+        spawn_mode: b.optional("spawn_mode")?,
+        permission_mode: b.optional("permission_mode")?,
+        resume_mode: b.optional("resume_mode")?,
     };
-    Ok((project, options))
+    Ok((b.required("project")?, options))
 }
 
 pub async fn stop(state: web::Data<AppState>, name: web::Path<String>) -> Result<HttpResponse, ApiError> {

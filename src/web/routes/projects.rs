@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::messages::commands::{CreateProject, TrustProject};
 use crate::names::is_valid_project_name;
 use crate::provision::{CreateError, truthy};
+use crate::web::body::Body;
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
 
@@ -53,17 +54,12 @@ pub async fn trust(state: web::Data<AppState>, name: web::Path<String>) -> Resul
 /// `POST /api/projects {"name", "git_init"?}`: 201 with the new project as the list now
 /// shows it (every dashboard gets the same card over `/ws/events`).
 pub async fn create(state: web::Data<AppState>, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
-    let obj = body.as_object().ok_or_else(|| ApiError::unprocessable("the body must be a JSON object"))?;
-    let name = obj
-        .get("name")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| ApiError::unprocessable("body must include a 'name' string"))?
-        .to_owned();
+    let b = Body::new(&body)?;
+    let name = b.required("name")?;
     if !is_valid_project_name(&name) {
         return Err(CreateError::InvalidName(name).into());
     }
-    let git_init = truthy(obj.get("git_init"));
+    let git_init = truthy(b.get("git_init"));
     state.ready_snapshot().await?;
     let addr = state.tree.projects.get().ok_or_else(|| state.unavailable("projects"))?;
     addr.send(CreateProject { name: name.clone(), git_init }).await.map_err(|_| state.unavailable("projects"))??;
@@ -123,14 +119,8 @@ pub async fn clone(
         return Err(ApiError::new(StatusCode::FORBIDDEN, "clone is disabled in config"));
     }
     let body = body.map_err(|e| ApiError::unprocessable(format!("invalid JSON body: {e}")))?;
-    let text = |k: &str| {
-        body.get(k)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .ok_or_else(|| ApiError::unprocessable(format!("body must include a '{k}' string")))
-    };
-    let (name, url) = (text("name")?, text("url")?);
+    let b = Body::new(&body)?;
+    let (name, url) = (b.required("name")?, b.required("url")?);
     let target = crate::provision::target(state.config.projects_root(), &name)?;
     if tokio::fs::symlink_metadata(&target).await.is_ok() {
         return Err(CreateError::Exists(name).into());
