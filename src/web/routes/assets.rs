@@ -1,8 +1,16 @@
-//! `/static/*`: files embedded in the binary, with ETags so browsers revalidate cheaply.
+//! `/static/*`: files embedded in the binary (read from disk in debug builds).
+//!
+//! Pages link assets as `/static/<path>?v=<version>`, where the version is a digest of
+//! every embedded file. A request carrying the current version is cached for a year
+//! (`immutable`): a new build changes the digest and so the URL. Any other request
+//! revalidates with the file's ETag, so a stale link still gets the current bytes.
+
+use std::sync::OnceLock;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use rust_embed::RustEmbed;
+use sha2::{Digest, Sha256};
 
 use crate::web::error::ApiError;
 
@@ -10,13 +18,42 @@ use crate::web::error::ApiError;
 #[folder = "static/"]
 struct Static;
 
-pub async fn get(req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+#[derive(serde::Deserialize)]
+pub struct Query {
+    v: Option<String>,
+}
+
+/// The digest of every embedded file (12 hex digits), computed once per process.
+pub fn version() -> &'static str {
+    static VERSION: OnceLock<String> = OnceLock::new();
+    VERSION.get_or_init(|| {
+        let mut names: Vec<_> = Static::iter().collect();
+        names.sort();
+        let mut h = Sha256::new();
+        for name in names {
+            if let Some(f) = Static::get(&name) {
+                h.update(name.as_bytes());
+                h.update(f.metadata.sha256_hash());
+            }
+        }
+        hex(&h.finalize()[..6])
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub async fn get(req: HttpRequest, path: web::Path<String>, q: web::Query<Query>) -> Result<HttpResponse, ApiError> {
     let not_found = || ApiError::new(actix_web::http::StatusCode::NOT_FOUND, "Not Found");
     let file = Static::get(&path).ok_or_else(not_found)?;
-    let etag =
-        format!("\"{}\"", file.metadata.sha256_hash().iter().take(12).map(|b| format!("{b:02x}")).collect::<String>());
+    let etag = format!("\"{}\"", hex(&file.metadata.sha256_hash()[..12]));
+    let cache = if q.v.as_deref() == Some(version()) { "public, max-age=31536000, immutable" } else { "no-cache" };
     if req.headers().get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
-        return Ok(HttpResponse::NotModified().insert_header((header::ETAG, etag)).finish());
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .insert_header((header::CACHE_CONTROL, cache))
+            .finish());
     }
     Ok(HttpResponse::Ok()
         .insert_header((
@@ -25,6 +62,6 @@ pub async fn get(req: HttpRequest, path: web::Path<String>) -> Result<HttpRespon
                 .unwrap_or(HeaderValue::from_static("application/octet-stream")),
         ))
         .insert_header((header::ETAG, etag))
-        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .insert_header((header::CACHE_CONTROL, cache))
         .body(file.data.into_owned()))
 }
