@@ -207,11 +207,15 @@ fn templates() -> anyhow::Result<tera::Tera> {
     #[derive(rust_embed::RustEmbed)]
     #[folder = "templates/"]
     struct Templates;
-    let mut tera = tera::Tera::new();
+    let mut files = Vec::new();
     for name in Templates::iter() {
         let file = Templates::get(&name).expect("listed by iter");
-        let text = std::str::from_utf8(&file.data).with_context(|| format!("template {name} is not UTF-8"))?;
-        tera.add_raw_template(&name, text).with_context(|| format!("template {name}"))?;
+        let text =
+            String::from_utf8(file.data.into_owned()).with_context(|| format!("template {name} is not UTF-8"))?;
+        files.push((name, text));
     }
+    // All at once: a template may include or extend one that sorts after it.
+    let mut tera = tera::Tera::new();
+    tera.add_raw_templates(files).context("templates")?;
     Ok(tera)
 }

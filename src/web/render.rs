@@ -9,8 +9,9 @@ use crate::auth::headers::CspNonce;
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
 
-/// Renders `template` with `ctx` plus `csp_nonce`, `root_path`, `auth_enabled` and
-/// `version`. Pages are never cached: they carry a per-response nonce and, signed in,
+/// Renders `template` with `ctx` plus `csp_nonce`, `root_path`, `auth_enabled`, `version`
+/// and `asset_v` (the static files' digest, for cache-busting links). Pages are never
+/// cached: they carry a per-response nonce and, signed in,
 /// private data.
 pub fn page(
     req: &HttpRequest,
@@ -24,6 +25,7 @@ pub fn page(
     ctx.insert("root_path", &state.config.config.root_path);
     ctx.insert("auth_enabled", &state.auth.enabled());
     ctx.insert("version", env!("CARGO_PKG_VERSION"));
+    ctx.insert("asset_v", crate::web::routes::assets::version());
     let html = state.templates.render(template, &ctx).map_err(|e| {
         tracing::error!(template, error = %e, "template failed");
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the page could not be rendered; see the server log")

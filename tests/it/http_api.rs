@@ -69,11 +69,28 @@ fn page_and_static_files() {
     let page = srv.get("/");
     assert_eq!(page.status, 200);
     assert!(page.header("content-type").unwrap().starts_with("text/html"));
-    assert!(page.text().contains("data-project=\"alpha\""), "{}", page.text());
+    let html = page.text();
+    // The cards render in the browser from /ws/events; the page holds their template.
+    assert!(html.contains("class=\"card project-card\""), "{html}");
 
-    let icon = srv.get("/static/favicon.svg");
+    // Every asset the page links is embedded, versioned, and cached for good at that
+    // version; nothing is loaded from another host.
+    let links: Vec<&str> = html.split("\"").filter(|s| s.starts_with("/static/")).collect();
+    assert!(links.len() >= 6, "{links:?}");
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "{html}");
+    for link in &links {
+        let path = link.split('#').next().unwrap();
+        assert!(path.contains("?v="), "{path} is not versioned");
+        let r = srv.get(path);
+        assert_eq!(r.status, 200, "{path}");
+        assert_eq!(r.header("cache-control"), Some("public, max-age=31536000, immutable"), "{path}");
+    }
+
+    // Without (or with a stale) version: revalidate with the ETag.
+    let icon = srv.get("/static/favicon.svg?v=stale");
     assert_eq!(icon.status, 200);
     assert_eq!(icon.header("content-type"), Some("image/svg+xml"));
+    assert_eq!(icon.header("cache-control"), Some("no-cache"));
     let etag = icon.header("etag").unwrap().to_string();
     let again = srv.request("GET", "/static/favicon.svg", &[("If-None-Match", &etag)], None);
     assert_eq!(again.status, 304);
