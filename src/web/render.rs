@@ -9,10 +9,10 @@ use crate::auth::headers::CspNonce;
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
 
-/// Renders `template` with `ctx` plus `csp_nonce`, `root_path`, `auth_enabled`, `version`
-/// and `asset_v` (the static files' digest, for cache-busting links). Pages are never
-/// cached: they carry a per-response nonce and, signed in,
-/// private data.
+/// Renders `template` with `ctx` plus `csp_nonce`, `root_path`, `auth_enabled`, `version`,
+/// `asset_v` (the static files' digest, for cache-busting links) and `icons` (the sprite's
+/// URL). Pages are never cached: they carry a per-response nonce and, signed in, private
+/// data.
 pub fn page(
     req: &HttpRequest,
     state: &AppState,
@@ -25,7 +25,9 @@ pub fn page(
     ctx.insert("root_path", &state.config.config.root_path);
     ctx.insert("auth_enabled", &state.auth.enabled());
     ctx.insert("version", env!("CARGO_PKG_VERSION"));
-    ctx.insert("asset_v", crate::web::routes::assets::version());
+    let asset_v = crate::web::routes::assets::version();
+    ctx.insert("asset_v", asset_v);
+    ctx.insert("icons", &format!("{}/static/vendor/icons.svg?v={asset_v}", state.config.config.root_path));
     let html = state.templates.render(template, &ctx).map_err(|e| {
         tracing::error!(template, error = %e, "template failed");
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the page could not be rendered; see the server log")

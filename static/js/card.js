@@ -84,11 +84,23 @@
       },
       get canStart() { return this.idle && !this.resumable; },
       get canResume() { return this.idle && this.resumable; },
-      get canStop() { return this.status === "running" || this.status === "stopping"; },
-      get starting() { return this.status === "starting"; },
       get stopping() { return this.status === "stopping"; },
-      get stopLabel() { return this.stopping ? "Stopping…" : "Stop bridge"; },
-      get confirmOpen() { return this.confirm !== ""; },
+      /** The one primary button: what it says and does in this state. */
+      get primary() {
+        const s = this.status;
+        if (s === "starting") return { action: "starting", label: "starting…", cls: "btn-secondary", busy: true, disabled: true, title: "" };
+        if (s === "stopping") return { action: "stop", label: "Stopping…", cls: "btn-danger", busy: true, disabled: true, title: "" };
+        if (s === "running") return { action: "stop", label: "Stop bridge", cls: "btn-danger", busy: false, disabled: false, title: "Stop the bridge (SIGINT, then SIGKILL after the grace period)" };
+        const blocked = this.confirm !== "";
+        if (this.resumable) return { action: "resume", label: "Resume", cls: "btn-success", busy: false, disabled: blocked, title: this.resumeTitle };
+        return { action: "start", label: "Start bridge", cls: "btn-success", busy: false, disabled: blocked, title: "" };
+      },
+      runPrimary() {
+        const a = this.primary.action;
+        if (a === "start") this.start();
+        else if (a === "resume") this.resume();
+        else if (a === "stop") this.stop();
+      },
       get optionsOffered() { return this.canStart; },
       get optionsLabel() { return this.optionsOpen ? "Hide options ⌃" : "Options ⌄"; },
       get noWorktree() { return !this.p.is_git_repo; },

@@ -8,7 +8,7 @@
   const { api, wsUrl } = window.Clauster;
   const TOAST_MS = 4500;
   /** Cards rendered at first; "Show more" adds the rest in pages, so 1000 projects stay quick. */
-  const PAGE = 120;
+  const PAGE = 60;
 
   function pageConfig() {
     const el = document.getElementById("page-config");
