@@ -30,8 +30,12 @@ pub fn content_security_policy(nonce: &CspNonce) -> String {
 }
 
 /// The headers that do not change per response.
+///
+/// `same-origin`, not `no-referrer`: under `no-referrer` a browser sends `Origin: null`
+/// with a form POST, and the Origin check then refuses clauster's own login form. Links to
+/// other sites (claude.ai) still get no referrer.
 pub const FIXED: [(&str, &str); 3] =
-    [("x-content-type-options", "nosniff"), ("referrer-policy", "no-referrer"), ("x-frame-options", "DENY")];
+    [("x-content-type-options", "nosniff"), ("referrer-policy", "same-origin"), ("x-frame-options", "DENY")];
 
 #[cfg(test)]
 mod tests {

@@ -17,7 +17,7 @@ fn nonce_of(r: &Response, what: &str) -> String {
     }
     assert_eq!(r.header("x-content-type-options"), Some("nosniff"), "{what}");
     assert_eq!(r.header("x-frame-options"), Some("DENY"), "{what}");
-    assert_eq!(r.header("referrer-policy"), Some("no-referrer"), "{what}");
+    assert_eq!(r.header("referrer-policy"), Some("same-origin"), "{what}");
     let start = csp.find("script-src 'nonce-").unwrap_or_else(|| panic!("{what}: {csp}")) + "script-src 'nonce-".len();
     let nonce = &csp[start..start + csp[start..].find('\'').unwrap()];
     assert!(csp.contains(&format!("style-src 'self' 'nonce-{nonce}'")), "{what}: {csp}");
