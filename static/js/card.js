@@ -88,13 +88,14 @@
       /** The one primary button: what it says and does in this state. */
       get primary() {
         const s = this.status;
-        if (s === "starting") return { action: "starting", label: "starting…", cls: "btn-secondary", busy: true, disabled: true, title: "" };
-        if (s === "stopping") return { action: "stop", label: "Stopping…", cls: "btn-danger", busy: true, disabled: true, title: "" };
-        if (s === "running") return { action: "stop", label: "Stop bridge", cls: "btn-danger", busy: false, disabled: false, title: "Stop the bridge (SIGINT, then SIGKILL after the grace period)" };
+        if (s === "starting") return { action: "starting", label: "starting…", cls: "btn-secondary", busy: true, disabled: true, title: "", icon: "" };
+        if (s === "stopping") return { action: "stop", label: "Stopping…", cls: "btn-danger", busy: true, disabled: true, title: "", icon: "" };
+        if (s === "running") return { action: "stop", label: "Stop bridge", cls: "btn-danger", busy: false, disabled: false, title: "Stop the bridge (SIGINT, then SIGKILL after the grace period)", icon: "player-stop" };
         const blocked = this.confirm !== "";
-        if (this.resumable) return { action: "resume", label: "Resume", cls: "btn-success", busy: false, disabled: blocked, title: this.resumeTitle };
-        return { action: "start", label: "Start bridge", cls: "btn-success", busy: false, disabled: blocked, title: "" };
+        if (this.resumable) return { action: "resume", label: "Resume", cls: "btn-success", busy: false, disabled: blocked, title: this.resumeTitle, icon: "refresh" };
+        return { action: "start", label: "Start bridge", cls: "btn-success", busy: false, disabled: blocked, title: "", icon: "player-play" };
       },
+      get primaryIcon() { return this.icon(this.primary.icon); },
       runPrimary() {
         const a = this.primary.action;
         if (a === "start") this.start();
@@ -130,7 +131,13 @@
         const rss = i.rss_bytes != null ? ` · ${mib(i.rss_bytes)}` : "";
         return `CPU ${i.cpu_percent.toFixed(1)}%${rss}`;
       },
-      get errorDetail() { return this.status === "error" && this.inst ? this.inst.error_detail || "" : ""; },
+      /** The stderr box of a failed start; its first paragraph (the advice) is already the inline error. */
+      get errorDetail() {
+        if (this.status !== "error" || !this.inst) return "";
+        const d = this.inst.error_detail || "";
+        const cut = d.indexOf("\n\n");
+        return cut >= 0 && this.error && d.startsWith(this.error) ? d.slice(cut + 2) : d;
+      },
       get externalLine() {
         const list = this.$store.dash.sessions[this.p.name] || [];
         if (!list.length) return "";
@@ -238,7 +245,8 @@
         const name = this.p.name;
         if (r.data && r.data.instance) this.$store.dash.putInstance(r.data.instance);
         if (!r.ok) {
-          this.error = r.detail;
+          const d = r.data && r.data.instance && r.data.instance.error_detail;
+          this.error = d ? d.split("\n\n")[0] : r.detail;
           this.toast(`${name}: ${failed}`, "error");
           return;
         }

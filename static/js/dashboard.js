@@ -146,8 +146,9 @@
         timer = null;
         if (attempt > 2) {
           // A handshake refused for lack of a session looks like a network error to
-          // the browser; ask over HTTP, where a 401 sends us to the login page.
-          const r = await api("GET", "/healthz");
+          // the browser; ask over HTTP (an authenticated route), where a 401 sends us to
+          // the login page.
+          const r = await api("GET", "/api/instances");
           if (r.status === 401) return;
         }
         connect();
