@@ -157,7 +157,11 @@
       get logsLabel() { return this.logsOpen ? "Hide logs" : "Show logs"; },
 
       // ---- actions ----------------------------------------------------------------------
-      toggleMenu() { this.menuOpen = !this.menuOpen; },
+      toggleMenu() {
+        this.menuOpen = !this.menuOpen;
+        // Keyboard users land on the first item; Escape or a click outside closes.
+        if (this.menuOpen) this.$nextTick(() => { const i = this.$root.querySelector(".dropdown-menu.show .dropdown-item"); if (i) i.focus(); });
+      },
       closeMenu() { this.menuOpen = false; },
       toggleOptions() { this.optionsOpen = !this.optionsOpen; },
       toggleQr() { this.qrOpen = !this.qrOpen; this.qrStamp = Date.now(); },

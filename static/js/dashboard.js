@@ -192,6 +192,7 @@
         const s = this.$store.dash;
         return s.ready && !s.projectsError && s.projects.length === 0;
       },
+      get loading() { return !this.$store.dash.ready && !this.$store.dash.projectsError; },
       get noMatch() { return this.$store.dash.projects.length > 0 && this.matching.length === 0; },
       get countLabel() {
         const s = this.$store.dash;

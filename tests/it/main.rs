@@ -3,6 +3,7 @@
 
 mod auth;
 mod bridges;
+mod browser;
 mod claude_md;
 mod cli;
 mod clone;
