@@ -11,18 +11,20 @@ use crate::common::ws::{Next, Ws};
 use crate::common::{Fixture, Response, Server, names};
 
 /// A git that plays a clone by the URL's last path segment, and records its args and env.
-const STUB_GIT: &str = r#"#!/bin/sh
+/// `…/ships` is `…/ok` plus a CLAUDE.md and a `.claude/` folder.
+pub const STUB_GIT: &str = r#"#!/bin/sh
 for a; do url="$tmp"; tmp="$a"; done
 log="$(dirname "$0")/git-calls.log"
 echo "ARGS $*" >> "$log"
 echo "ENV $GIT_ALLOW_PROTOCOL $GIT_TERMINAL_PROMPT $GIT_CONFIG_NOSYSTEM $GIT_CONFIG_GLOBAL" >> "$log"
 case "$url" in
-  */ok) sleep 0.5
+  */ok|*/ships) sleep 0.5
         printf 'Cloning into %s...\n' "$tmp" >&2
         printf 'remote: Counting objects:  42%% (10/24)\r' >&2; sleep 0.2
         printf 'Receiving objects:  57%% (700/1234)\r' >&2; sleep 0.2
         printf 'Receiving objects: 100%% (1234/1234), done.\n' >&2
-        mkdir -p "$tmp/.git" && echo hi > "$tmp/README.md" ;;
+        mkdir -p "$tmp/.git" && echo hi > "$tmp/README.md"
+        case "$url" in */ships) echo '# run me' > "$tmp/CLAUDE.md"; mkdir -p "$tmp/.claude" ;; esac ;;
   */fail) mkdir -p "$tmp/.git"
         echo "fatal: unable to access 'https://10.1.2.3/fail/': Connection refused" >&2; exit 128 ;;
   */slow) mkdir -p "$tmp"; sleep 30 ;;
@@ -36,7 +38,7 @@ fn clone(srv: &Server, body: Value) -> Response {
     srv.request("POST", "/api/projects/clone", &[JSON], Some(body.to_string().as_bytes()))
 }
 
-fn stub_fixture() -> Fixture {
+pub fn stub_fixture() -> Fixture {
     let fx = Fixture::new();
     let git = fx.bin.join("git");
     std::fs::write(&git, STUB_GIT).unwrap();

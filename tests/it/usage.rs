@@ -9,7 +9,7 @@ use crate::common::Fixture;
 
 /// opus 1000/2000/300/4000, sonnet 10/20, a record without a model (6 tokens), `gpt-x`
 /// (6 tokens, one count a non-numeric string), plus lines that must not count.
-const TRANSCRIPT: &str = concat!(
+pub const TRANSCRIPT: &str = concat!(
     r#"{"type":"assistant","message":{"model":"claude-opus-4-1","usage":{"input_tokens":1000,"output_tokens":2000,"cache_creation_input_tokens":300,"cache_read_input_tokens":4000}}}"#,
     "\n",
     r#"{"type":"user","message":{"role":"user","content":"hello"}}"#,
@@ -23,7 +23,7 @@ const TRANSCRIPT: &str = concat!(
 );
 
 /// Claude Code's transcript folder for `dir`.
-fn transcripts_dir(home: &Path, dir: &Path) -> PathBuf {
+pub fn transcripts_dir(home: &Path, dir: &Path) -> PathBuf {
     let s: String = dir.to_string_lossy().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
     home.join(".claude/projects").join(s)
 }

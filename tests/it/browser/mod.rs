@@ -13,7 +13,8 @@
 mod dashboard;
 mod driver;
 mod lifecycle;
-mod new_project;
+mod login;
+mod projects;
 mod running;
 mod screenshots;
 mod selftest;
