@@ -42,7 +42,7 @@ impl ProjectList {
     pub fn new(items: Vec<Project>) -> ProjectList {
         let index = items.iter().enumerate().map(|(i, p)| (p.name.clone(), i)).collect();
         let json: bytes::Bytes = serde_json::to_vec(&items).expect("projects serialize").into();
-        let json_gzip = gzip(&json).into();
+        let json_gzip = crate::web::gzip::compress(&json).into();
         ProjectList { items, index, json, json_gzip }
     }
 
@@ -72,12 +72,6 @@ impl ProjectList {
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(data).and_then(|()| enc.finish()).expect("gzip into memory cannot fail")
 }
 
 impl Default for ProjectList {

@@ -11,6 +11,7 @@
 pub mod body;
 pub mod error;
 pub mod guard;
+pub mod gzip;
 pub mod hardening;
 pub mod render;
 pub mod routes;

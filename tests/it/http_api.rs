@@ -86,6 +86,18 @@ fn page_and_static_files() {
         assert_eq!(r.header("cache-control"), Some("public, max-age=31536000, immutable"), "{path}");
     }
 
+    // Text assets go out gzipped (compressed once, the same bytes each time).
+    use std::io::Read;
+    let css = links.iter().find(|l| l.contains("tabler.min.css")).unwrap();
+    let plain = srv.get(css);
+    let gz = srv.request("GET", css, &[("Accept-Encoding", "gzip")], None);
+    assert_eq!((gz.header("content-encoding"), gz.header("vary")), (Some("gzip"), Some("Accept-Encoding")));
+    assert!(gz.body.len() < plain.body.len() / 4, "{} vs {}", gz.body.len(), plain.body.len());
+    assert_eq!(srv.request("GET", css, &[("Accept-Encoding", "gzip")], None).body, gz.body);
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(&gz.body[..]).read_to_end(&mut unzipped).unwrap();
+    assert_eq!(unzipped, plain.body);
+
     // Without (or with a stale) version: revalidate with the ETag.
     let icon = srv.get("/static/favicon.svg?v=stale");
     assert_eq!(icon.status, 200);

@@ -4,11 +4,16 @@
 //! every embedded file. A request carrying the current version is cached for a year
 //! (`immutable`): a new build changes the digest and so the URL. Any other request
 //! revalidates with the file's ETag, so a stale link still gets the current bytes.
+//!
+//! Text files are gzipped once per process and the result reused: compressing Tabler's CSS
+//! took ~3.4 ms per request in the middleware, and left its buffers behind in RSS.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
+use bytes::Bytes;
 use rust_embed::RustEmbed;
 use sha2::{Digest, Sha256};
 
@@ -55,13 +60,38 @@ pub async fn get(req: HttpRequest, path: web::Path<String>, q: web::Query<Query>
             .insert_header((header::CACHE_CONTROL, cache))
             .finish());
     }
-    Ok(HttpResponse::Ok()
-        .insert_header((
-            header::CONTENT_TYPE,
-            HeaderValue::from_str(file.metadata.mimetype())
-                .unwrap_or(HeaderValue::from_static("application/octet-stream")),
-        ))
-        .insert_header((header::ETAG, etag))
-        .insert_header((header::CACHE_CONTROL, cache))
-        .body(file.data.into_owned()))
+    let mime = file.metadata.mimetype();
+    let mut res = HttpResponse::Ok();
+    res.insert_header((
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(mime).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    ))
+    .insert_header((header::ETAG, etag.clone()))
+    .insert_header((header::CACHE_CONTROL, cache))
+    .insert_header((header::VARY, "Accept-Encoding"));
+    if compressible(mime)
+        && crate::web::gzip::accepted(&req)
+        && let Some(body) = gzipped(&etag, &file.data).await
+    {
+        return Ok(res.insert_header((header::CONTENT_ENCODING, "gzip")).body(body));
+    }
+    Ok(res.body(file.data.into_owned()))
+}
+
+fn compressible(mime: &str) -> bool {
+    mime.starts_with("text/") || mime.ends_with("javascript") || mime.ends_with("json") || mime.ends_with("svg+xml")
+}
+
+/// The gzip of a file by its ETag, compressed (off the async threads) on first use;
+/// `None` only if the blocking pool is gone (shutdown), and the file goes out plain.
+async fn gzipped(etag: &str, data: &[u8]) -> Option<Bytes> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Bytes>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Mutex::default);
+    if let Some(hit) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(etag) {
+        return Some(hit.clone());
+    }
+    let data = data.to_vec();
+    let gz = web::block(move || Bytes::from(crate::web::gzip::compress(&data))).await.ok()?;
+    cache.lock().unwrap_or_else(|e| e.into_inner()).insert(etag.to_owned(), gz.clone());
+    Some(gz)
 }

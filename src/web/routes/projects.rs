@@ -19,23 +19,11 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let snap = state.ready_snapshot().await?;
     let mut res = HttpResponse::Ok();
     res.content_type(ContentType::json()).insert_header((header::VARY, "Accept-Encoding"));
-    if accepts_gzip(&req) {
+    if crate::web::gzip::accepted(&req) {
         res.insert_header((header::CONTENT_ENCODING, "gzip"));
         return Ok(res.body(snap.projects.json_gzip()));
     }
     Ok(res.body(snap.projects.json()))
-}
-
-/// Whether the client's `Accept-Encoding` lists gzip (with a non-zero quality).
-fn accepts_gzip(req: &HttpRequest) -> bool {
-    req.headers().get_all(header::ACCEPT_ENCODING).filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
-        |item| {
-            let mut parts = item.split(';').map(str::trim);
-            let coding = parts.next().unwrap_or_default();
-            let q_zero = parts.any(|p| p.strip_prefix("q=").is_some_and(|q| q.parse::<f32>().is_ok_and(|q| q == 0.0)));
-            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !q_zero
-        },
-    )
 }
 
 pub async fn trust(state: web::Data<AppState>, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
