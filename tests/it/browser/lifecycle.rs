@@ -2,7 +2,7 @@
 //! bridge killed behind clauster's back, all without a page reload.
 
 use super::{
-    Browser, assert_no_reload, browser, card, in_card, instance, mark_no_reload, open, serve, start_api, trust,
+    Browser, assert_no_reload, browser, card, in_card, instance, mark_no_reload, open, open_running, serve, trust,
     wait_status,
 };
 use crate::common::kill;
@@ -65,10 +65,7 @@ fn a_trusted_project_starts_at_once_and_stops() {
 fn a_bridge_killed_from_outside_shows_as_crashed() {
     let b = browser!("a_bridge_killed_from_outside_shows_as_crashed");
     let (_fx, srv) = serve(&["alpha"], "");
-    trust(&srv, "alpha");
-    let inst = start_api(&srv, "alpha");
-    let _log = open(&b, &srv);
-    wait_status(&b, "alpha", "running");
+    let (inst, _log) = open_running(&b, &srv, "alpha");
     mark_no_reload(&b);
 
     kill(inst["bridge_pid"].as_u64().expect("bridge_pid") as u32, 9);

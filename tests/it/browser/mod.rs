@@ -109,6 +109,16 @@ pub fn start_api(srv: &Server, name: &str) -> Value {
     srv.eventually(&format!("{name} running"), || Some(instance(srv, name)).filter(|i| i["status"] == "running"))
 }
 
+/// Trusts and starts `name`'s bridge through the API, then opens the dashboard on it
+/// running. Returns the instance and the log guard of [`open`].
+pub fn open_running<'a>(b: &Browser, srv: &'a Server, name: &str) -> (Value, LogOnPanic<'a>) {
+    trust(srv, name);
+    let inst = start_api(srv, name);
+    let log = open(b, srv);
+    wait_status(b, name, "running");
+    (inst, log)
+}
+
 /// Makes the fake bridge of a project log `per_second` heartbeat lines once running.
 pub fn log_rate(fx: &Fixture, name: &str, per_second: u32) {
     fs::write(fx.root.join(name).join(".fake-claude-rate"), format!("{per_second}\n")).unwrap();

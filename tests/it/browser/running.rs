@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{browser, in_card, instance, log_rate, open, serve, start_api, trust, wait_status};
+use super::{browser, in_card, instance, log_rate, open, open_running, serve, trust, wait_status};
 
 /// Non-empty lines in the card's log pane.
 fn log_lines(b: &super::Browser, name: &str) -> Vec<String> {
@@ -18,11 +18,8 @@ fn log_lines(b: &super::Browser, name: &str) -> Vec<String> {
 fn the_log_pane_streams_lines_live_and_pauses_and_clears() {
     let b = browser!("the_log_pane_streams_lines_live_and_pauses_and_clears");
     let (fx, srv) = serve(&["alpha"], "");
-    trust(&srv, "alpha");
     log_rate(&fx, "alpha", 20);
-    start_api(&srv, "alpha");
-    let _log = open(&b, &srv);
-    wait_status(&b, "alpha", "running");
+    let (_inst, _log) = open_running(&b, &srv, "alpha");
 
     b.click(&in_card("alpha", "button[data-action=logs]"));
     b.wait_el(&in_card("alpha", "pre[data-role=log]"));
@@ -52,10 +49,7 @@ fn the_log_pane_streams_lines_live_and_pauses_and_clears() {
 fn a_running_card_links_the_session_and_renders_its_qr_code() {
     let b = browser!("a_running_card_links_the_session_and_renders_its_qr_code");
     let (_fx, srv) = serve(&["alpha"], "");
-    trust(&srv, "alpha");
-    let inst = start_api(&srv, "alpha");
-    let _log = open(&b, &srv);
-    wait_status(&b, "alpha", "running");
+    let (inst, _log) = open_running(&b, &srv, "alpha");
 
     let link = in_card("alpha", "a[data-role=session-link]");
     b.wait_el(&link);
