@@ -88,12 +88,17 @@
       /** The one primary button: what it says and does in this state. */
       get primary() {
         const s = this.status;
-        if (s === "starting") return { action: "starting", label: "starting…", cls: "btn-secondary", busy: true, disabled: true, title: "", icon: "" };
-        if (s === "stopping") return { action: "stop", label: "Stopping…", cls: "btn-danger", busy: true, disabled: true, title: "", icon: "" };
-        if (s === "running") return { action: "stop", label: "Stop bridge", cls: "btn-danger", busy: false, disabled: false, title: "Stop the bridge (SIGINT, then SIGKILL after the grace period)", icon: "player-stop" };
-        const blocked = this.confirm !== "";
-        if (this.resumable) return { action: "resume", label: "Resume", cls: "btn-success", busy: false, disabled: blocked, title: this.resumeTitle, icon: "refresh" };
-        return { action: "start", label: "Start bridge", cls: "btn-success", busy: false, disabled: blocked, title: "", icon: "player-play" };
+        const button = (action, label, cls, extra) =>
+          ({ action, label, cls, busy: false, disabled: false, title: "", icon: "", ...extra });
+        if (s === "starting") return button("starting", "starting…", "btn-secondary", { busy: true, disabled: true });
+        if (s === "stopping") return button("stop", "Stopping…", "btn-danger", { busy: true, disabled: true });
+        if (s === "running") {
+          const title = "Stop the bridge (SIGINT, then SIGKILL after the grace period)";
+          return button("stop", "Stop bridge", "btn-danger", { title, icon: "player-stop" });
+        }
+        const disabled = this.confirm !== "";
+        if (this.resumable) return button("resume", "Resume", "btn-success", { disabled, title: this.resumeTitle, icon: "refresh" });
+        return button("start", "Start bridge", "btn-success", { disabled, icon: "player-play" });
       },
       get primaryIcon() { return this.icon(this.primary.icon); },
       runPrimary() {
