@@ -169,7 +169,22 @@
       limit: PAGE,
       newProjectOpen: false,
 
-      init() { connect(); },
+      init() {
+        connect();
+        // The tab title counts running bridges, so a pinned tab shows them at a glance.
+        Alpine.effect(() => {
+          const n = Object.values(dash.instances).filter((i) => i.status === "running").length;
+          document.title = n ? `(${n}) clauster` : "clauster";
+        });
+        // "/" jumps to the filter, as on most dashboards (not while typing elsewhere).
+        document.addEventListener("keydown", (ev) => {
+          const t = ev.target;
+          if (ev.key !== "/" || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+          if (t.closest && t.closest("input, textarea, select, [contenteditable]")) return;
+          const f = document.getElementById("filter");
+          if (f && f.offsetParent !== null) { ev.preventDefault(); f.focus(); }
+        });
+      },
       icon(name) { return `${document.body.dataset.icons}#i-${name}`; },
       get connLost() { return this.$store.dash.conn === "lost"; },
       get connLabel() {
