@@ -18,6 +18,7 @@ mod projects;
 mod running;
 mod screenshots;
 mod selftest;
+mod states;
 
 use std::fs;
 
