@@ -10,6 +10,7 @@ set -euo pipefail
 TABLER_CORE=1.6.1      # CSS only: no Tabler/Bootstrap JS is used
 ALPINE_CSP=3.17.4      # the CSP build: no eval, so the page's CSP needs no 'unsafe-eval'
 TABLER_ICONS=3.54.0    # outline icons, packed into one SVG sprite
+AXE_CORE=4.14.1        # tests only: the browser tests' accessibility audit (not embedded)
 # The icons the templates use (`<use href=".../icons.svg#i-NAME">`).
 ICONS=(plus player-play player-stop refresh shield-check edit terminal-2 qrcode copy
   external-link sun moon alert-triangle dots git-branch file-text x player-pause
@@ -31,6 +32,7 @@ fetch() { # fetch NAME VERSION → $work/NAME/package
 core=$(fetch @tabler/core "$TABLER_CORE")
 alpine=$(fetch @alpinejs/csp "$ALPINE_CSP")
 icons=$(fetch @tabler/icons "$TABLER_ICONS")
+axe=$(fetch axe-core "$AXE_CORE")
 
 mkdir -p "$out"
 cp "$core/dist/css/tabler.min.css" "$out/tabler.min.css"
@@ -76,4 +78,10 @@ licence() { # licence NAME VERSION DIR
   licence @alpinejs/csp "$ALPINE_CSP" "$alpine"
   licence @tabler/icons "$TABLER_ICONS" "$icons"
 } >"$out/LICENSES.txt"
-echo "vendored into $out:"; ls -l "$out"
+# axe-core runs only in the browser tests; it lives beside them, not in the binary.
+tests=tests/it/browser/vendor
+mkdir -p "$tests"
+cp "$axe/axe.min.js" "$tests/axe.min.js"
+{ printf 'axe-core %s (MPL-2.0), used only by the browser tests; from scripts/vendor-assets.sh.\n\n' "$AXE_CORE"; cat "$axe/LICENSE"; } >"$tests/LICENSE-axe-core.txt"
+
+echo "vendored into $out and $tests:"; ls -l "$out" "$tests"

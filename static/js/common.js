@@ -7,7 +7,12 @@
 
   /** The theme lives on <html data-bs-theme>; an inline head script set it before paint. */
   function setTheme(theme) {
-    document.documentElement.setAttribute("data-bs-theme", theme);
+    // Switch in one step: without this every button fades its colours for 0.3 s.
+    const html = document.documentElement;
+    html.classList.add("theme-switching");
+    html.setAttribute("data-bs-theme", theme);
+    void getComputedStyle(html).color; // apply the new colours before transitions return
+    requestAnimationFrame(() => html.classList.remove("theme-switching"));
     try { localStorage.setItem("clauster-theme", theme); } catch (e) { /* private mode: per page only */ }
   }
 

@@ -10,6 +10,7 @@
 
 #![allow(dead_code)]
 
+mod accessibility;
 mod dashboard;
 mod driver;
 mod lifecycle;
