@@ -88,8 +88,12 @@
       /** The one primary button: what it says and does in this state. */
       get primary() {
         const s = this.status;
-        const button = (action, label, cls, extra) =>
-          ({ action, label, cls, busy: false, disabled: false, title: "", icon: "", ...extra });
+        // `disabled`: not actionable now; `blocked`: also out of the tab order (a confirm
+        // panel is open). A busy button stays focusable so the focus survives the change.
+        const button = (action, label, cls, extra) => {
+          const b = { action, label, cls, busy: false, disabled: false, title: "", icon: "", ...extra };
+          return { ...b, blocked: b.disabled && !b.busy };
+        };
         if (s === "starting") return button("starting", "starting…", "btn-secondary", { busy: true, disabled: true });
         if (s === "stopping") return button("stop", "Stopping…", "btn-danger", { busy: true, disabled: true });
         if (s === "running") {
@@ -102,6 +106,7 @@
       },
       get primaryIcon() { return this.icon(this.primary.icon); },
       runPrimary() {
+        if (this.primary.disabled) return;
         const a = this.primary.action;
         if (a === "start") this.start();
         else if (a === "resume") this.resume();
@@ -165,27 +170,40 @@
       toggleMenu() {
         this.menuOpen = !this.menuOpen;
         // Keyboard users land on the first item; Escape or a click outside closes.
-        if (this.menuOpen) this.$nextTick(() => { const i = this.$root.querySelector(".dropdown-menu.show .dropdown-item"); if (i) i.focus(); });
+        const root = this.$root;
+        if (this.menuOpen) this.$nextTick(() => { const i = root.querySelector(".dropdown-menu.show .dropdown-item"); if (i) i.focus(); });
       },
       closeMenu() { this.menuOpen = false; },
       toggleOptions() { this.optionsOpen = !this.optionsOpen; },
       toggleQr() { this.qrOpen = !this.qrOpen; this.qrStamp = Date.now(); },
       toggleLogs() { this.logsOpen = !this.logsOpen; },
       toggleEditor() { this.editorOpen = !this.editorOpen; this.menuOpen = false; },
-      cancelConfirm() { this.confirm = ""; this.error = ""; },
-      askNewSession() { this.menuOpen = false; this.confirm = "new-session"; },
+      /** Opens a confirm panel and puts the keyboard focus on its first control. */
+      ask(which, first) {
+        const root = this.$root; // now: the element this was called from may be gone by then
+        this.confirm = which;
+        this.$nextTick(() => { const el = root.querySelector(first); if (el) el.focus(); });
+      },
+      /** Closes the confirm panel; the focus returns to the card's primary button. */
+      closeConfirm() {
+        const root = this.$root;
+        this.confirm = "";
+        this.$nextTick(() => { const el = root.querySelector("[data-role=primary]"); if (el) el.focus(); });
+      },
+      cancelConfirm() { this.error = ""; this.closeConfirm(); },
+      askNewSession() { this.menuOpen = false; this.ask("new-session", "[data-action=new-session]"); },
       toast(text, kind) { this.$store.dash.toast(text, kind); },
 
       start() {
         this.error = "";
         if (!this.trusted) {
           this.trustTicked = false;
-          this.confirm = "trust";
+          this.ask("trust", "[data-role=trust-check]");
           return;
         }
         if (this.permissionMode === "bypassPermissions" && !this.bypassOk) {
           this.bypassTyped = "";
-          this.confirm = "bypass";
+          this.ask("bypass", "[data-role=bypass-name]");
           return;
         }
         this.bypassOk = false;
@@ -196,7 +214,7 @@
         this.busy = true;
         const r = await api("POST", `/api/projects/${encodeURIComponent(this.p.name)}/trust`);
         this.busy = false;
-        this.confirm = "";
+        this.closeConfirm();
         if (!r.ok) {
           this.error = r.detail;
           this.toast(`${this.p.name}: trust failed`, "error");
@@ -213,7 +231,7 @@
           return;
         }
         this.error = "";
-        this.confirm = "";
+        this.closeConfirm();
         this.bypassOk = true;
         this.start();
       },
@@ -241,7 +259,7 @@
 
       async newSession() {
         this.busy = true;
-        this.confirm = "";
+        this.closeConfirm();
         this.error = "";
         this.optimistic = "starting";
         const r = await api("POST", `/api/instances/${encodeURIComponent(this.p.name)}/new-session`);

@@ -81,3 +81,40 @@ fn an_empty_dashboard_passes_an_axe_audit() {
     let found = audit(&b);
     assert!(found.is_empty(), "{}", found.join("\n"));
 }
+
+const ENTER: &str = "\u{E007}";
+const ESCAPE: &str = "\u{E00C}";
+const TAB: &str = "\u{E004}";
+
+#[test]
+fn a_bridge_starts_and_stops_from_the_keyboard_and_the_menu_works_without_a_mouse() {
+    let b = browser!("a_bridge_starts_and_stops_from_the_keyboard_and_the_menu_works_without_a_mouse");
+    let (_fx, srv) = serve(&["alpha"], "");
+    let _log = open(&b, &srv);
+    let focus = |sel: &str| b.js("document.querySelector(arguments[0]).focus()", json!([sel]));
+    let focused = || {
+        b.js("return document.activeElement.dataset.action || document.activeElement.dataset.role || null", json!([]))
+    };
+    let wait_focus = |on: &str| b.wait_for(&format!("the focus on {on}"), || (focused() == json!(on)).then_some(()));
+
+    // Start on an untrusted folder: the confirm takes the focus (its checkbox); Space
+    // ticks it, Tab reaches "Trust & start", Enter starts; the focus returns to the card.
+    focus(&in_card("alpha", "button[data-action=start]"));
+    b.press(ENTER);
+    wait_focus("trust-check");
+    b.press(" ");
+    b.press(TAB);
+    wait_focus("trust-start");
+    b.press(ENTER);
+    wait_status(&b, "alpha", "running");
+    // The one primary button keeps the focus across the state change: Enter again stops.
+    wait_focus("stop");
+    b.press(ENTER);
+    wait_status(&b, "alpha", "stopped");
+
+    focus(&in_card("alpha", "button[data-action=menu]"));
+    b.press(ENTER);
+    wait_focus("edit-claude-md");
+    b.press(ESCAPE);
+    b.wait_hidden(&in_card("alpha", "button[data-action=edit-claude-md]"));
+}

@@ -362,6 +362,18 @@ impl Browser {
         v.as_array().map(|a| a.iter().map(|v| self.element(v)).collect()).unwrap_or_default()
     }
 
+    /// The element that has the keyboard focus.
+    pub fn active(&self) -> Element<'_> {
+        let v = self.must(self.cmd("GET", "/element/active", None));
+        self.element(&v)
+    }
+
+    /// Types `keys` (WebDriver key codes allowed, e.g. `"\u{E007}"` for Enter) into the
+    /// focused element, as a keyboard user would.
+    pub fn press(&self, keys: &str) {
+        self.must(self.active().send_keys(keys));
+    }
+
     fn element(&self, v: &Value) -> Element<'_> {
         let id = v[ELEMENT_KEY].as_str().unwrap_or_else(|| panic!("not an element reference: {v}"));
         Element { b: self, id: id.to_string() }
