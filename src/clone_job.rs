@@ -152,6 +152,9 @@ async fn fetch(spec: &CloneSpec, git: &Path, tmp: &Path, tx: &watch::Sender<JobS
     let pid = child.id();
     let mut stderr = child.stderr.take().ok_or("git's stderr was not captured")?;
     let mut tail: VecDeque<String> = VecDeque::new();
+    let cap = spec.max_mb * 1024 * 1024;
+    // Ends with git's exit status, or `Err` once git says it received more than the cap:
+    // the download stops there, not after the whole pack is on disk.
     let work = async {
         let mut buf = [0u8; 4096];
         let mut partial = Vec::new();
@@ -163,44 +166,81 @@ async fn fetch(spec: &CloneSpec, git: &Path, tmp: &Path, tx: &watch::Sender<JobS
             partial.extend_from_slice(&buf[..n]);
             while let Some(i) = partial.iter().position(|&b| b == b'\r' || b == b'\n') {
                 let line: Vec<u8> = partial.drain(..=i).collect();
-                forward(&line, &mut tail, tx);
+                if let Some(got) = forward(&line, &mut tail, tx)
+                    && cap > 0
+                    && got > cap
+                {
+                    return Err(format!(
+                        "clone exceeds the {} MB size cap (stopped after receiving {got} bytes)",
+                        spec.max_mb
+                    ));
+                }
             }
         }
         forward(&partial, &mut tail, tx);
-        child.wait().await
+        Ok(child.wait().await)
     };
-    let status = match tokio::time::timeout(spec.timeout, work).await {
-        Ok(status) => status.map_err(|e| format!("waiting for git: {e}"))?,
-        Err(_) => {
-            // git runs helpers (remote-https, index-pack): end the whole group.
-            if let Some(pid) = pid {
-                // SAFETY: a plain kill(2) on the process group we created.
-                unsafe { libc::kill(-(pid as i32), libc::SIGTERM) };
-            }
-            let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
-            let _ = child.start_kill();
-            return Err(format!("clone timed out after {}s", spec.timeout.as_secs()));
-        }
+    let outcome = tokio::time::timeout(spec.timeout, work).await;
+    let status = match outcome {
+        Ok(Ok(status)) => status.map_err(|e| format!("waiting for git: {e}"))?,
+        Ok(Err(over_cap)) => return Err(stop(&mut child, pid, over_cap).await),
+        Err(_) => return Err(stop(&mut child, pid, format!("clone timed out after {}s", spec.timeout.as_secs())).await),
     };
     if status.success() {
         return Ok(());
     }
-    let joined = tail.iter().cloned().collect::<Vec<_>>().join(" / ");
+    // The temp folder's path means nothing to the user (and shows the host's layout).
+    let joined = tail.iter().cloned().collect::<Vec<_>>().join(" / ").replace(&*tmp.to_string_lossy(), &spec.name);
     let last: String = joined.chars().rev().take(400).collect::<Vec<_>>().into_iter().rev().collect();
     Err(format!("git clone failed: {last}"))
 }
 
-fn forward(raw: &[u8], tail: &mut VecDeque<String>, tx: &watch::Sender<JobState>) {
+/// Ends git and the helpers it runs (remote-https, index-pack: the whole group), reaps
+/// it, and hands `why` back.
+async fn stop(child: &mut tokio::process::Child, pid: Option<u32>, why: String) -> String {
+    if let Some(pid) = pid {
+        // SAFETY: a plain kill(2) on the process group we created.
+        unsafe { libc::kill(-(pid as i32), libc::SIGTERM) };
+    }
+    if tokio::time::timeout(Duration::from_secs(5), child.wait()).await.is_err() {
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+    }
+    why
+}
+
+/// Folds one stderr line into the job and the error tail; returns the bytes received so
+/// far when the line is a "Receiving objects" progress line that says.
+fn forward(raw: &[u8], tail: &mut VecDeque<String>, tx: &watch::Sender<JobState>) -> Option<u64> {
     let line = String::from_utf8_lossy(raw);
     let line = line.trim();
     if line.is_empty() {
-        return;
+        return None;
     }
-    if tail.len() == TAIL_LINES {
-        tail.pop_front();
+    // "Cloning into '<temp path>'..." is not an error and only names our temp folder.
+    if !line.starts_with("Cloning into") {
+        if tail.len() == TAIL_LINES {
+            tail.pop_front();
+        }
+        tail.push_back(line.to_owned());
     }
-    tail.push_back(line.to_owned());
     tx.send_modify(|s| s.apply_line(line));
+    received_bytes(line)
+}
+
+/// The amount in git's `Receiving objects:  45% (123/456), 1.20 MiB | 980.00 KiB/s`.
+fn received_bytes(line: &str) -> Option<u64> {
+    let rest = line.strip_prefix("Receiving objects:")?;
+    let amount = rest.split("), ").nth(1)?.split('|').next()?.trim();
+    let (number, unit) = amount.split_once(' ')?;
+    let scale: f64 = match unit.split([',', ' ']).next()? {
+        "bytes" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    Some((number.parse::<f64>().ok()? * scale) as u64)
 }
 
 /// Size cap, then the no-replace rename into place. Blocking work on a blocking thread.
@@ -269,6 +309,16 @@ mod tests {
         assert_eq!(s.frame(), r#"{"type":"done","status":"error","error":"git clone failed: x"}"#);
         s.outcome = Some(None);
         assert_eq!(s.frame(), r#"{"type":"done","status":"done","error":null}"#);
+    }
+
+    #[test]
+    fn received_bytes_come_from_gits_receiving_lines() {
+        assert_eq!(received_bytes("Receiving objects:  45% (123/456), 1.50 MiB | 980.00 KiB/s"), Some(1_572_864));
+        assert_eq!(received_bytes("Receiving objects: 100% (9/9), 812 bytes | 812.00 KiB/s, done."), Some(812));
+        assert_eq!(received_bytes("Receiving objects: 100% (3/3), 2.00 KiB, done."), Some(2048));
+        assert_eq!(received_bytes("Receiving objects:  10% (1/10)"), None);
+        assert_eq!(received_bytes("Resolving deltas: 100% (2/2), done."), None);
+        assert_eq!(received_bytes("remote: Receiving objects: 1% (1/9), 5 TiB"), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod browser;
 mod claude_md;
 mod cli;
 mod clone;
+mod clone_real;
 mod common;
 mod config;
 mod discovery;
