@@ -8,9 +8,8 @@
 //! found a moment ago may be gone. [`Element`] handles return `WdResult` for use inside
 //! [`Browser::wait_for`] closures (`.ok()?`).
 
-use std::fmt;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
+use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -19,35 +18,16 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{Value, json};
 
+use super::element::Element;
+use super::wire::{WdError, WdResult, http};
 use crate::common::{PATIENCE, pids_with};
 
 /// The key of a web element reference in W3C WebDriver JSON.
-const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+pub(super) const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 const POLL: Duration = Duration::from_millis(50);
 const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
 const DEFAULT_CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const INSTALL_HINT: &str = "apt-get install -y chromium chromium-driver";
-
-/// A failed WebDriver command: the W3C error code and message, or a transport failure
-/// (`error` = "transport").
-#[derive(Debug, Clone)]
-pub struct WdError {
-    pub command: String,
-    pub status: u16,
-    pub error: String,
-    pub message: String,
-}
-
-impl fmt::Display for WdError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // chromedriver appends "(Session info: ...)" and a stack trace to the message.
-        let msg = self.message.split("\n  (Session info").next().unwrap_or_default();
-        let msg: String = msg.trim().chars().take(600).collect();
-        write!(f, "WebDriver {} -> {} {}: {}", self.command, self.status, self.error, msg)
-    }
-}
-
-pub type WdResult<T> = Result<T, WdError>;
 
 /// The chromium and chromedriver to use, or `None` (after saying so on stderr) when they
 /// are not installed. Under `CI` a missing browser is a failure, not a skip.
@@ -79,13 +59,6 @@ pub struct Browser {
     dir: tempfile::TempDir,
     /// `dir` with symlinks resolved, as it appears on Chromium's command lines.
     base: PathBuf,
-}
-
-/// A found element; valid until the page re-renders it away (then its methods fail with
-/// `stale element reference`).
-pub struct Element<'a> {
-    b: &'a Browser,
-    pub id: String,
 }
 
 impl Browser {
@@ -374,7 +347,7 @@ impl Browser {
         self.must(self.active().send_keys(keys));
     }
 
-    fn element(&self, v: &Value) -> Element<'_> {
+    pub(super) fn element(&self, v: &Value) -> Element<'_> {
         let id = v[ELEMENT_KEY].as_str().unwrap_or_else(|| panic!("not an element reference: {v}"));
         Element { b: self, id: id.to_string() }
     }
@@ -496,62 +469,6 @@ impl Browser {
     }
 }
 
-impl Element<'_> {
-    fn path(&self, tail: &str) -> String {
-        format!("/element/{}{tail}", self.id)
-    }
-
-    /// This element as a script argument.
-    pub fn json(&self) -> Value {
-        json!({ ELEMENT_KEY: self.id })
-    }
-
-    pub fn click(&self) -> WdResult<()> {
-        self.b.cmd("POST", &self.path("/click"), None).map(drop)
-    }
-
-    pub fn send_keys(&self, text: &str) -> WdResult<()> {
-        self.b.cmd("POST", &self.path("/value"), Some(json!({ "text": text }))).map(drop)
-    }
-
-    pub fn clear(&self) -> WdResult<()> {
-        self.b.cmd("POST", &self.path("/clear"), None).map(drop)
-    }
-
-    pub fn text(&self) -> WdResult<String> {
-        Ok(self.b.cmd("GET", &self.path("/text"), None)?.as_str().unwrap_or_default().to_string())
-    }
-
-    pub fn attr(&self, name: &str) -> WdResult<Option<String>> {
-        Ok(self.b.cmd("GET", &self.path(&format!("/attribute/{name}")), None)?.as_str().map(str::to_string))
-    }
-
-    pub fn prop(&self, name: &str) -> WdResult<Value> {
-        self.b.cmd("GET", &self.path(&format!("/property/{name}")), None)
-    }
-
-    pub fn displayed(&self) -> WdResult<bool> {
-        Ok(self.b.cmd("GET", &self.path("/displayed"), None)? == json!(true))
-    }
-
-    pub fn enabled(&self) -> WdResult<bool> {
-        Ok(self.b.cmd("GET", &self.path("/enabled"), None)? == json!(true))
-    }
-
-    pub fn find(&self, css: &str) -> WdResult<Option<Element<'_>>> {
-        match self.b.cmd("POST", &self.path("/element"), Some(json!({"using": "css selector", "value": css}))) {
-            Ok(v) => Ok(Some(self.b.element(&v))),
-            Err(e) if e.error == "no such element" => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    pub fn find_all(&self, css: &str) -> WdResult<Vec<Element<'_>>> {
-        let v = self.b.cmd("POST", &self.path("/elements"), Some(json!({"using": "css selector", "value": css})))?;
-        Ok(v.as_array().map(|a| a.iter().map(|v| self.b.element(v)).collect()).unwrap_or_default())
-    }
-}
-
 impl Drop for Browser {
     fn drop(&mut self) {
         // A clean quit lets chromedriver reap Chromium; the group kill covers the rest.
@@ -578,76 +495,4 @@ fn kill_group(child: &mut Child) {
 
 fn read_lossy(p: &Path) -> String {
     std::fs::read(p).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
-}
-
-/// One HTTP/1.1 exchange with chromedriver: `(status, JSON body)`. The body is read by
-/// its Content-Length: chromedriver answers `Connection: close` yet keeps the socket open.
-fn http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    body: Option<&Value>,
-    timeout: Duration,
-) -> std::io::Result<(u16, Value)> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(timeout))?;
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if !body.is_empty() {
-        req.push_str(&format!("Content-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\n", body.len()));
-    }
-    req.push_str("\r\n");
-    req.push_str(&body);
-    s.write_all(req.as_bytes())?;
-
-    let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{what} from {addr}{path}"));
-    let (mut raw, mut buf) = (Vec::new(), [0u8; 64 * 1024]);
-    let mut head: Option<(usize, String)> = None;
-    loop {
-        if head.is_none()
-            && let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n")
-        {
-            head = Some((split, String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase()));
-        }
-        if let Some((split, h)) = &head {
-            let length: Option<usize> =
-                h.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok());
-            let done = match length {
-                Some(n) => raw.len() >= split + 4 + n,
-                None => h.contains("chunked") && raw.ends_with(b"0\r\n\r\n"),
-            };
-            if done {
-                break;
-            }
-        }
-        match s.read(&mut buf)? {
-            0 => break,
-            n => raw.extend_from_slice(&buf[..n]),
-        }
-    }
-    let (split, h) = head.ok_or_else(|| bad("no response head"))?;
-    let status = h.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| bad("no status"))?;
-    let mut payload = raw[split + 4..].to_vec();
-    if h.contains("transfer-encoding: chunked") || h.contains("transfer-encoding:chunked") {
-        payload = dechunk(&payload);
-    }
-    let v = if payload.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&payload).map_err(|_| bad("non-JSON body"))?
-    };
-    Ok((status, v))
-}
-
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
-        if size == 0 || b.len() < eol + 2 + size {
-            break;
-        }
-        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
-        b = &b[(eol + 4 + size).min(b.len())..];
-    }
-    out
 }

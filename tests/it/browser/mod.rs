@@ -13,6 +13,7 @@
 mod accessibility;
 mod dashboard;
 mod driver;
+mod element;
 mod lifecycle;
 mod login;
 mod projects;
@@ -20,6 +21,7 @@ mod running;
 mod screenshots;
 mod selftest;
 mod states;
+mod wire;
 
 use std::fs;
 
