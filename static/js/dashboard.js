@@ -15,6 +15,24 @@
     try { return JSON.parse(el.textContent); } catch (e) { return {}; }
   }
 
+  /** The server's order: case-insensitive, then exact (`src/discovery.rs`). */
+  function byName(a, b) {
+    const x = a.name.toLowerCase();
+    const y = b.name.toLowerCase();
+    if (x !== y) return x < y ? -1 : 1;
+    if (a.name === b.name) return 0;
+    return a.name < b.name ? -1 : 1;
+  }
+
+  /** A `projects_delta` applied to the list: changed and new projects, removed names. */
+  function applyDelta(list, m) {
+    const gone = new Set(m.remove || []);
+    const changed = new Map((m.upsert || []).map((p) => [p.name, p]));
+    const out = list.filter((p) => !gone.has(p.name) && !changed.has(p.name));
+    out.push(...changed.values());
+    return out.sort(byName);
+  }
+
   /** Keeps project objects whose content did not change, so only changed cards re-render. */
   function mergeProjects(old, fresh) {
     const byName = new Map(old.map((p) => [p.name, p]));
@@ -73,6 +91,7 @@
         switch (m.type) {
           case "snapshot": this.applySnapshot(m); break;
           case "projects": this.projects = mergeProjects(this.projects, m.projects || []); this.projectsError = ""; this.ready = true; break;
+          case "projects_delta": this.projects = applyDelta(this.projects, m); this.projectsError = ""; this.ready = true; break;
           case "instance": this.instances[m.instance.project] = m.instance; break;
           case "sessions_changed": this.refreshSessions(); break;
           case "claude_probed": this.claude = m; break;

@@ -100,11 +100,13 @@ fn events_carry_a_snapshot_then_every_change() {
     kill(inst["bridge_pid"].as_u64().unwrap() as u32, 9);
     ws.until("crashed", status_frame("crashed"));
 
+    // A new folder: just that project, not the whole list again.
     fx.project("gamma");
-    ws.until("the new project", |t| {
-        serde_json::from_str::<Value>(t)
-            .is_ok_and(|v| v["type"] == "projects" && v["projects"].as_array().unwrap().len() == 2)
-    });
+    let frames = ws.until("the new project", |t| t.contains(r#""type":"projects_delta""#));
+    let delta: Value = serde_json::from_str(frames.last().unwrap()).unwrap();
+    assert_eq!((delta["upsert"][0]["name"].as_str(), delta["count"].as_u64()), (Some("gamma"), Some(2)), "{delta}");
+    assert_eq!(delta["remove"], serde_json::json!([]));
+    assert_eq!(delta["upsert"].as_array().unwrap().len(), 1, "{delta}");
     ws.close();
 }
 

@@ -13,7 +13,7 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use crate::actors::bridges::SubscribeLogOf;
 use crate::actors::bridges::log_tail::Subscription;
 use crate::bus::{Delivery, Subscription as BusSubscription};
-use crate::messages::{Event, Snapshot};
+use crate::messages::{Event, Project, ProjectList, Snapshot};
 use crate::web::state::AppState;
 
 /// Largest text frame we build by joining lines.
@@ -141,6 +141,8 @@ async fn stream_events(
     if session.text(snapshot_json(&snap)).await.is_err() {
         return;
     }
+    // The list this client has, so a change sends only what changed.
+    let mut seen = snap.projects.clone();
     let mut closing: Option<CloseReason> = None;
     loop {
         let text = tokio::select! {
@@ -151,8 +153,18 @@ async fn stream_events(
                 _ => continue,
             },
             d = sub.recv() => match d {
-                Delivery::Event(e) => event_json(&e),
-                Delivery::Resync(s) => snapshot_json(&s),
+                Delivery::Event(e) => match &*e {
+                    Event::ProjectsChanged { projects, .. } => {
+                        let text = projects_json(&seen, projects);
+                        seen = projects.clone();
+                        text
+                    }
+                    other => event_json(other),
+                },
+                Delivery::Resync(s) => {
+                    seen = s.projects.clone();
+                    snapshot_json(&s)
+                }
                 Delivery::Closed => break,
             },
             _ = shutdown.changed() => break,
@@ -178,6 +190,19 @@ pub fn snapshot_json(s: &Snapshot) -> String {
     })
     .to_string();
     format!("{{\"type\":\"snapshot\",\"projects\":{projects},{}", &rest[1..])
+}
+
+/// A project-list change for a client that has `seen`: `{"type":"projects_delta",
+/// "upsert":[…], "remove":[names], "count"}` (at 1000 projects a new folder is ~200 bytes
+/// instead of the whole ~200 KB list), or the whole list when most of it changed.
+pub fn projects_json(seen: &ProjectList, now: &ProjectList) -> String {
+    let upsert: Vec<&Project> = now.items().iter().filter(|p| seen.get(&p.name) != Some(*p)).collect();
+    let remove: Vec<&str> =
+        seen.items().iter().filter(|p| now.get(&p.name).is_none()).map(|p| p.name.as_str()).collect();
+    if upsert.len() + remove.len() > now.len() / 2 + 1 {
+        return format!("{{\"type\":\"projects\",\"projects\":{}}}", String::from_utf8_lossy(&now.json()));
+    }
+    serde_json::json!({"type": "projects_delta", "upsert": upsert, "remove": remove, "count": now.len()}).to_string()
 }
 
 /// One event as the dashboard wants it; project changes carry the whole list.
@@ -247,4 +272,51 @@ async fn stream_clone(
         }
     }
     let _ = session.close(Some(CloseCode::Away.into())).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::messages::TrustState;
+
+    fn project(name: &str, trusted: bool) -> Project {
+        Project {
+            name: name.into(),
+            path: PathBuf::from(format!("/p/{name}")),
+            is_git_repo: false,
+            has_claude_md: false,
+            has_claude_dir: false,
+            trust_state: if trusted { TrustState::Trusted } else { TrustState::Untrusted },
+            allow_bypass_permissions: false,
+            real_path: None,
+        }
+    }
+
+    fn list(items: &[(&str, bool)]) -> ProjectList {
+        ProjectList::new(items.iter().map(|&(n, t)| project(n, t)).collect())
+    }
+
+    #[test]
+    fn a_project_change_sends_only_what_changed() {
+        let seen = list(&[("a", false), ("b", false), ("c", false), ("d", false), ("e", false)]);
+        let now = list(&[("a", false), ("b", true), ("d", false), ("e", false), ("f", false)]);
+        let v: Value = serde_json::from_str(&projects_json(&seen, &now)).unwrap();
+        assert_eq!(v["type"], "projects_delta");
+        assert_eq!(v["remove"], json!(["c"]));
+        let names: Vec<&str> = v["upsert"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["b", "f"]);
+        assert_eq!((v["upsert"][0]["trust_state"].as_str(), v["count"].as_u64()), (Some("trusted"), Some(5)));
+
+        let same: Value = serde_json::from_str(&projects_json(&now, &now)).unwrap();
+        assert_eq!((same["upsert"].clone(), same["remove"].clone()), (json!([]), json!([])));
+
+        // Most of it changed: the whole list is shorter and simpler.
+        let other = list(&[("x", false), ("y", false), ("z", false)]);
+        let v: Value = serde_json::from_str(&projects_json(&seen, &other)).unwrap();
+        assert_eq!((v["type"].as_str(), v["projects"].as_array().unwrap().len()), (Some("projects"), 3));
+    }
 }

@@ -12,7 +12,7 @@ use crate::common::{Fixture, SIGTERM};
 #[test]
 fn the_page_shows_a_stopped_card_per_project_and_loads_nothing_from_elsewhere() {
     let b = browser!("the_page_shows_a_stopped_card_per_project_and_loads_nothing_from_elsewhere");
-    let (_fx, srv) = serve(&["alpha", "beta", "gamma"], "");
+    let (fx, srv) = serve(&["alpha", "beta", "gamma"], "");
     let _log = open(&b, &srv);
     b.wait_count("#project-grid article.project-card", 3);
     for name in ["alpha", "beta", "gamma"] {
@@ -32,6 +32,16 @@ fn the_page_shows_a_stopped_card_per_project_and_loads_nothing_from_elsewhere() 
     assert!(urls.len() > 1, "the page loads its own assets: {urls:?}");
     let foreign: Vec<_> = urls.iter().filter(|u| !u.starts_with(&own)).collect();
     assert!(foreign.is_empty(), "requests outside {own}: {foreign:?}");
+
+    // Folders come and go on disk: the grid follows, in the server's order.
+    std::fs::remove_dir(fx.root.join("beta")).unwrap();
+    fx.project("Aardvark");
+    b.wait_js(
+        "the grid to follow the folders",
+        "const n = [...document.querySelectorAll('#project-grid article.project-card')].map(c => c.dataset.project); \
+         return n.join(',') === 'Aardvark,alpha,gamma' || null",
+        json!([]),
+    );
 }
 
 #[test]
