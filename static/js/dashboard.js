@@ -59,7 +59,8 @@
       children: {},
       seq: 0,
       toasts: [],
-      /** Client-side trust, seeded by the server and set at once after a Trust. */
+      /** Trust granted from this page, shown before the server's project event confirms
+          it; every project update from the server replaces it (the server is the truth). */
       trustedNow: {},
       /** Set by a card's "New project" follow-up: scroll to and focus that card. */
       focusName: "",
@@ -79,6 +80,7 @@
         this.seq = m.seq || 0;
         this.projects = mergeProjects(this.projects, m.projects || []);
         this.projectsError = m.projects_error || "";
+        this.trustedNow = {};
         const inst = {};
         for (const i of m.instances || []) inst[i.project] = i;
         this.instances = inst;
@@ -90,14 +92,20 @@
       apply(m) {
         switch (m.type) {
           case "snapshot": this.applySnapshot(m); break;
-          case "projects": this.projects = mergeProjects(this.projects, m.projects || []); this.projectsError = ""; this.ready = true; break;
-          case "projects_delta": this.projects = applyDelta(this.projects, m); this.projectsError = ""; this.ready = true; break;
+          case "projects": this.setProjects(mergeProjects(this.projects, m.projects || [])); break;
+          case "projects_delta": this.setProjects(applyDelta(this.projects, m)); break;
           case "instance": this.instances[m.instance.project] = m.instance; break;
           case "sessions_changed": this.refreshSessions(); break;
           case "claude_probed": this.claude = m; break;
           case "child_changed": this.children[m.id] = m; break;
           default: break;
         }
+      },
+      setProjects(list) {
+        this.projects = list;
+        this.projectsError = "";
+        this.ready = true;
+        this.trustedNow = {};
       },
       async refreshSessions() {
         const r = await api("GET", "/api/sessions");
