@@ -188,7 +188,10 @@
       if (document.visibilityState === "visible" && !ws) dash.reconnectNow();
     });
     window.addEventListener("online", () => { if (!ws) dash.reconnectNow(); });
+    // Leaving closes the socket (so the page can enter the back/forward cache); coming
+    // back from that cache opens a fresh one and resyncs.
     window.addEventListener("pagehide", () => { if (ws) { const s = ws; ws = null; s.close(); } });
+    window.addEventListener("pageshow", (ev) => { if (ev.persisted && !ws) dash.reconnectNow(); });
 
     // ---- the page ------------------------------------------------------------------
     Alpine.data("dashboard", () => ({
