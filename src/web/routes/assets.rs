@@ -58,6 +58,7 @@ pub async fn get(req: HttpRequest, path: web::Path<String>, q: web::Query<Query>
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, etag))
             .insert_header((header::CACHE_CONTROL, cache))
+            .insert_header((header::VARY, "Accept-Encoding"))
             .finish());
     }
     let mime = file.metadata.mimetype();
