@@ -58,7 +58,7 @@
             this.$store.dash.toast("Project create failed", "error");
             return;
           }
-          this.added_(r.data || { name });
+          this.announce(r.data || { name });
           return;
         }
         const r = await api("POST", "/api/projects/clone", { name, url: this.url.trim(), shallow: this.shallow });
@@ -97,7 +97,7 @@
           }
           const list = await api("GET", "/api/projects");
           const p = list.ok && Array.isArray(list.data) ? list.data.find((x) => x.name === name) : null;
-          this.added_(p || { name });
+          this.announce(p || { name });
         };
         sock.onclose = () => {
           if (finished) return;
@@ -108,7 +108,7 @@
       },
 
       /** After a create or clone: warn about shipped config, or close the form. */
-      added_(p) {
+      announce(p) {
         const name = p.name;
         const ships = [p.has_claude_md ? "CLAUDE.md" : "", p.has_claude_dir ? ".claude/" : ""].filter(Boolean);
         this.added = name;
