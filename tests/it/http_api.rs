@@ -107,6 +107,7 @@ fn page_and_static_files() {
     let again = srv.request("GET", "/static/favicon.svg", &[("If-None-Match", &etag)], None);
     assert_eq!(again.status, 304);
     assert!(again.body.is_empty());
+    assert_eq!(again.header("vary"), Some("Accept-Encoding"), "the 304 varies as the 200 does");
 }
 
 #[test]

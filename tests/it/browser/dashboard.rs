@@ -62,6 +62,35 @@ fn the_page_fits_a_360px_phone() {
 }
 
 #[test]
+fn many_projects_page_in_filter_by_name_and_count_running_bridges_in_the_title() {
+    let b = browser!("many_projects_page_in_filter_by_name_and_count_running_bridges_in_the_title");
+    let names: Vec<String> = (0..75).map(|i| format!("proj-{i:02}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let (_fx, srv) = serve(&refs, "");
+    let _log = open(&b, &srv);
+    // 60 cards first, the rest behind "Show more".
+    b.wait_count("#project-grid article.project-card", 60);
+    b.wait_text("main", "Show 15 more of 15");
+    b.js(
+        "[...document.querySelectorAll('main button')].find(x => x.innerText.includes('Show 15 more')).click()",
+        json!([]),
+    );
+    b.wait_count("#project-grid article.project-card", 75);
+
+    // "/" jumps to the filter, which narrows the grid by name.
+    b.js("document.activeElement.blur()", json!([]));
+    b.press("/");
+    b.wait_js("the filter to have the focus", "return document.activeElement.id === 'filter' || null", json!([]));
+    b.press("proj-7");
+    b.wait_count("#project-grid article.project-card", 5);
+
+    assert_eq!(b.title(), "clauster");
+    trust(&srv, "proj-70");
+    start_api(&srv, "proj-70");
+    b.wait_for("the running count in the title", || (b.title() == "(1) clauster").then_some(()));
+}
+
+#[test]
 fn the_theme_toggles_and_survives_a_reload() {
     let b = browser!("the_theme_toggles_and_survives_a_reload");
     let (_fx, srv) = serve(&["alpha"], "");
